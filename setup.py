@@ -1,0 +1,31 @@
+from setuptools import setup
+
+setup(
+    name="synthvae",
+    version="0.1.0",
+    description="Tabular synthetic data from a variational autoencoder",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    # The top-level schemas/ folder is shipped inside the package as synthvae.schemas,
+    # so the JSON Schema users read in the repo is the one the code validates against.
+    packages=["synthvae", "synthvae.schemas"],
+    package_dir={"synthvae.schemas": "schemas"},
+    package_data={"synthvae.schemas": ["*.json"]},
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "pandas>=2.2",
+        "numpy>=1.26",
+        "scikit-learn>=1.4",
+        "click>=8.1",
+        "jsonschema>=4.0",
+    ],
+    extras_require={
+        "parquet": ["pyarrow>=14"],
+        # sdmetrics only checks that our quality figures agree with the reference
+        # implementation; it is never imported by synthvae itself.
+        "test": ["pytest>=8", "hypothesis>=6", "pyarrow>=14", "sdmetrics>=0.32"],
+    },
+    entry_points={"console_scripts": ["synthvae=synthvae.cli:main"]},
+)

@@ -1,0 +1,3 @@
+from synthvae.cli import main
+
+main(prog_name="synthvae")

@@ -1,0 +1,210 @@
+"""The ``synthvae`` command: one verb per job.
+
+stdout carries data only (CSV rows, schema JSON, evaluation figures); progress and
+messages go to stderr. Bad input ends with one ``error: ...`` line and exit status 1
+(bad data) or 2 (bad usage); ``--debug`` shows the traceback instead. TensorFlow is
+imported only by the verbs that need it, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from synthvae.errors import SynthVAEError
+
+DEFAULT_MODEL = "model.synthvae"
+
+
+def _fail(message, code):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _friendly(func):
+    """Turn synthvae's own errors (and Ctrl-C) into one line and an exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except SynthVAEError as exc:
+            if debug:
+                raise
+            _fail(str(exc), exc.exit_code)
+        except FileNotFoundError as exc:
+            if debug:
+                raise
+            _fail(f"no such file: {exc.filename}", 1)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written", 130)
+        except BrokenPipeError:
+            # The reader (head, less) went away: not an error for a data producer.
+            sys.stderr.close()
+            os._exit(0)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show full tracebacks and TensorFlow's own log lines.")
+@click.version_option(package_name="synthvae", message="synthvae %(version)s")
+def main(debug):
+    """Synthetic rows for a table, learned by a variational autoencoder.
+
+    \b
+    Typical use:
+      synthvae fit data.csv                 learn the table, write ./model.synthvae
+      synthvae sample 10000 > synth.csv     new rows, CSV with a header on stdout
+      synthvae schema data.csv > s.json     see (and edit) how columns are read
+
+    Every command prints data on stdout and everything else on stderr. Exit
+    status: 0 success, 1 bad data or file, 2 bad usage.
+    """
+    if debug:
+        os.environ["SYNTHVAE_DEBUG"] = "1"
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=True, path_type=str))
+@click.option("-o", "--model", "model_path", default=DEFAULT_MODEL, show_default=True,
+              help="Where to write the model file (written to a temporary name, then renamed).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Most passes over the data (training stops earlier once the held-out loss stops improving).  [default: 100]")
+@click.option("--seed", type=int, default=None,
+              help="Random seed: the same seed on the same data gives the same model.")
+@click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Schema JSON (as written by 'synthvae schema') to use instead of inferring one.")
+@click.option("--encoding", type=click.Choice(["quantile", "mode"]), default=None,
+              help="How numbers and dates are encoded: normal scores by quantile, or Gaussian-mixture modes.  [default: quantile]")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_friendly
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
+    """Learn the table in DATA (a CSV or Parquet file) and write a model file.
+
+    Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
+    are missing values. One progress line per epoch goes to stderr.
+    """
+    from synthvae.estimator import SynthVAE
+    from synthvae.io import read_table
+    from synthvae.schema import load_schema
+
+    frame = read_table(data)
+    schema = load_schema(schema_path) if schema_path else None
+    params = {"random_state": seed, "verbose": not quiet}
+    if epochs is not None:
+        params["epochs"] = epochs
+    if encoding is not None:
+        params["encoding"] = encoding
+    model = SynthVAE(**params).fit(frame, schema=schema)
+    model.save(model_path)
+    if not quiet:
+        click.echo(f"wrote {model_path} ({len(frame)} rows, {frame.shape[1]} columns learned)", err=True)
+
+
+# Unknown options are let through so that "sample -5" reaches the count check
+# (and its message) instead of being read as an option named -5.
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("n", type=str)
+@click.option("-m", "--model", "model_path", default=DEFAULT_MODEL, show_default=True,
+              help="Model file written by 'synthvae fit'.")
+@click.option("--seed", type=int, default=None,
+              help="Random seed of this draw: the same seed gives byte-identical output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write here instead of stdout; '.parquet' names give Parquet (needs pyarrow), others CSV.")
+@click.option("--argmax", is_flag=True,
+              help="Give each categorical column its most likely value instead of drawing one.")
+@_friendly
+def sample(n, model_path, seed, output, argmax):
+    """Write N new rows (CSV with a header) to stdout or --output.
+
+    Rows are made and written in chunks, so any N runs in bounded memory.
+    """
+    from synthvae.errors import UsageError
+    from synthvae.estimator import SynthVAE
+    from synthvae.io import output_format, write_chunks
+
+    count = _parse_count(n)
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise UsageError(f"cannot write {output}: the folder {os.path.dirname(output) or '.'} does not exist")
+    model = SynthVAE.load(model_path)
+    if seed is None:
+        seed = model.random_state
+    fmt = output_format(output)
+    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count)
+    write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
+                 integer_columns=_integer_columns(model))
+
+
+def _with_header(model, chunks):
+    """Yield at least one (possibly empty) frame, so 'sample 0' still writes the header."""
+    empty = True
+    for chunk in chunks:
+        empty = False
+        yield chunk
+    if empty:
+        yield model.sample(0)
+
+
+def _integer_columns(model):
+    return [c.name for c in model.schema_.columns if c.kind == "integer"]
+
+
+def _parse_count(text):
+    from synthvae.errors import UsageError
+
+    try:
+        count = int(text)
+    except ValueError:
+        raise UsageError(f"N must be a whole number of rows, got {text!r}") from None
+    if count < 0:
+        raise UsageError(f"N must be 0 or more, got {count}")
+    return count
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=True, path_type=str))
+@_friendly
+def schema(data):
+    """Print the schema inferred for DATA as JSON.
+
+    Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
+    It validates against schemas/table.schema.json.
+    """
+    from synthvae.io import read_table
+    from synthvae.schema import infer_schema
+
+    click.echo(infer_schema(read_table(data)).to_json())
+
+
+@main.command()
+@click.argument("real", type=click.Path(dir_okay=True, path_type=str))
+@click.argument("synth", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--holdout", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Real rows not used for training: enables efficacy, detection and privacy figures.")
+@click.option("--target", default=None, help="Column to predict for the efficacy figure (needs --holdout).")
+@click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Schema JSON to read column kinds from instead of inferring them from REAL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_friendly
+def evaluate(real, synth, holdout, target, schema_path, as_json):
+    """Score SYNTH against REAL: column shapes, pair trends, and with --holdout
+    machine-learning efficacy, detectability and privacy (distance to closest record)."""
+    from synthvae.io import read_table
+    from synthvae.metrics import evaluate as run_evaluation
+    from synthvae.metrics import format_report
+    from synthvae.schema import load_schema
+
+    result = run_evaluation(
+        read_table(real),
+        read_table(synth),
+        holdout=read_table(holdout) if holdout else None,
+        target=target,
+        schema=load_schema(schema_path) if schema_path else None,
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))

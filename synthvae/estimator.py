@@ -1,0 +1,349 @@
+"""``SynthVAE``: the estimator users hold, in scikit-learn's conventions.
+
+Constructor arguments are stored unchanged; ``fit`` learns and returns self; what
+was learned lives in attributes ending in ``_``. TensorFlow/Keras is imported only
+inside ``fit``, ``sample`` and ``load``, so importing synthvae stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from synthvae.errors import DataError, InputTypeError, TrainingError, UsageError
+from synthvae.io import as_frame
+from synthvae.schema import Schema, infer_schema
+from synthvae.transformers import TableTransformer
+
+MIN_ROWS = 10
+# Rows held out to watch for overfitting and to pick the best epoch.
+VALIDATION_SHARE = 0.1
+
+
+def _import_keras():
+    """Import Keras with TensorFlow's start-up chatter silenced.
+
+    TF_CPP_MIN_LOG_LEVEL covers most of it, but a few lines (oneDNN, CUDA probing)
+    are written before TensorFlow reads it, so stderr is closed while importing.
+    SYNTHVAE_DEBUG=1 leaves it open.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("SYNTHVAE_DEBUG"):
+        import keras
+
+        return keras
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
+
+
+class SynthVAE(BaseEstimator):
+    """Learn a table with a variational autoencoder and sample new rows from it.
+
+    Parameters
+    ----------
+    epochs : int, default=100
+        Upper bound on passes over the training rows (training stops earlier when
+        the held-out loss stops improving).
+    batch_size : int, default=500
+    latent_dim : int, default=32
+        Size of the latent code.
+    hidden : tuple of int, default=(256, 256)
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+    beta : float, default=0.01
+        Weight of the KL term. Small values make a sharp autoencoder whose latent
+        space the mixture prior then covers.
+    learning_rate : float, default=1e-3
+    encoding : {"quantile", "mode"}, default="quantile"
+        How numeric and datetime columns are encoded: normal scores through their
+        quantiles, or mode-specific normalization with a Bayesian Gaussian mixture.
+    prior_components : int, default=50
+        Components of the Gaussian mixture fitted to the latent codes; 0 samples
+        from N(0, I) instead.
+    patience : int, default=20
+        Epochs without improvement of the held-out loss before training stops.
+    random_state : int or None, default=None
+        Seeds everything: the same seed on the same data gives the same model and rows.
+    verbose : bool, default=True
+        Print a progress line per epoch on stderr.
+
+    Attributes
+    ----------
+    schema_ : Schema
+    transformer_ : TableTransformer
+    vae_ : keras.Model
+    prior_ : GaussianMixturePrior
+    sigma_ : numpy.ndarray
+        Learned output scale of each continuous matrix column.
+    history_ : dict
+        Per-epoch training and held-out losses.
+    n_rows_ : int
+    """
+
+    def __init__(
+        self,
+        epochs=100,
+        batch_size=500,
+        latent_dim=32,
+        hidden=(256, 256),
+        beta=0.01,
+        learning_rate=1e-3,
+        encoding="quantile",
+        prior_components=50,
+        patience=20,
+        random_state=None,
+        verbose=True,
+    ):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.beta = beta
+        self.learning_rate = learning_rate
+        self.encoding = encoding
+        self.prior_components = prior_components
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting -----------------------------------------------------------------
+
+    def fit(self, data, schema=None):
+        """Learn the table.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+        schema : Schema, dict or None
+            Column kinds; inferred from ``data`` when None. A dict is the JSON form.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        data = as_frame(data)
+        if len(data) < MIN_ROWS:
+            raise DataError(f"too few rows to learn from: {len(data)}; synthvae needs at least {MIN_ROWS}")
+        if schema is None:
+            schema = infer_schema(data)
+        elif isinstance(schema, dict):
+            schema = Schema.from_dict(schema)
+        elif not isinstance(schema, Schema):
+            raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
+        schema.check_frame(data)
+        data = data[schema.names]
+
+        seed = self._seed()
+        keras = _import_keras()
+        keras.utils.set_random_seed(seed)
+        _enable_determinism()
+
+        self.schema_ = schema
+        self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(data)
+        matrix = self.transformer_.transform(data)
+        self.n_rows_ = len(data)
+        self._train(keras, matrix, seed)
+        self._fit_prior(matrix, seed)
+        return self
+
+    def _check_params(self):
+        for name in ("epochs", "batch_size", "latent_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+        if self.encoding not in ("quantile", "mode"):
+            raise UsageError(f"encoding must be 'quantile' or 'mode', got {self.encoding!r}")
+        if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
+            raise UsageError(f"beta must be a number >= 0, got {self.beta!r}")
+
+    def _seed(self):
+        if self.random_state is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            raise UsageError(f"random_state must be a whole number or None, got {self.random_state!r}")
+        return int(self.random_state)
+
+    def _train(self, keras, matrix, seed):
+        from synthvae.model import build_vae, train_vae
+
+        tt = self.transformer_
+        self.vae_, _, _ = build_vae(
+            matrix.shape[1],
+            tt.continuous_columns_,
+            [(s.start, s.stop) for s in tt.softmax_spans_],
+            latent_dim=self.latent_dim,
+            hidden=tuple(self.hidden),
+            beta=self.beta,
+            seed=seed,
+        )
+        train, valid = _split(matrix, seed)
+        history = train_vae(
+            self.vae_, train, valid,
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            patience=self.patience, verbose=self.verbose,
+        )
+        self.history_ = history
+        if not np.isfinite(self.history_["loss"]).all():
+            raise TrainingError("training diverged (the loss became NaN or infinite); no model was written")
+        sigma = self.vae_.get_layer("reconstruction").sigma()
+        self.sigma_ = np.asarray(keras.ops.convert_to_numpy(sigma), dtype=np.float32)[: len(tt.continuous_columns_)]
+
+    def _fit_prior(self, matrix, seed):
+        from synthvae.prior import GaussianMixturePrior
+
+        if self.prior_components == 0:
+            self.prior_ = GaussianMixturePrior.standard_normal(self.latent_dim)
+            return
+        mean, _ = self._encode(matrix)
+        self.prior_ = GaussianMixturePrior(self.prior_components, random_state=seed).fit(mean)
+
+    def _encode(self, matrix):
+        keras = _import_keras()
+        encoder = self.vae_.get_layer("encoder")
+        mean, log_var = encoder.predict(matrix, batch_size=8192, verbose=0)
+        return np.asarray(mean), np.asarray(log_var)
+
+    # -- sampling -------------------------------------------------------------------
+
+    def sample(self, n, random_state=None, argmax=False):
+        """Draw ``n`` new rows.
+
+        Parameters
+        ----------
+        n : int
+        random_state : int or None
+            Seed of this draw; None uses the estimator's ``random_state`` (so a fixed
+            estimator gives the same rows every time) or fresh entropy if that is None too.
+        argmax : bool, default=False
+            Give each categorical column its most likely level instead of drawing it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same columns, order and dtypes as the training frame.
+        """
+        frames = list(self.iter_sample(n, random_state=random_state, argmax=argmax))
+        if not frames:
+            # One decoded row, cut away, gives the empty frame its column dtypes.
+            one_row = np.zeros((1, self.transformer_.width_), np.float32)
+            return self.transformer_.inverse_transform(one_row).iloc[:0]
+        return pd.concat(frames, ignore_index=True)
+
+    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None):
+        """Yield the rows of ``sample(n)`` chunk by chunk, in bounded memory.
+
+        ``start`` and ``stop`` pick a slice of those rows (for shards of one job).
+        """
+        from synthvae.sampler import generate
+
+        self._check_fitted()
+        n = _check_count(n)
+        stop = n if stop is None else stop
+        if start >= stop:
+            return
+        seed = self._sample_seed(random_state)
+        decoder = self.vae_.get_layer("decoder")
+        keras = _import_keras()
+
+        def decode(z):
+            return keras.ops.convert_to_numpy(decoder(z, training=False))
+
+        yield from generate(decode, self.prior_, self.transformer_, self.sigma_, start, stop, seed, argmax=argmax)
+
+    def _sample_seed(self, random_state):
+        if random_state is None:
+            random_state = self.random_state
+        if random_state is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
+            raise UsageError(f"random_state must be a whole number or None, got {random_state!r}")
+        return int(random_state)
+
+    def _check_fitted(self):
+        check_is_fitted(self, ["vae_", "prior_", "transformer_"])
+
+    # -- persistence ------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (a zip of JSON and a .keras file; no pickle)."""
+        from synthvae import __version__
+        from synthvae.modelfile import write_model_file
+
+        self._check_fitted()
+        meta = {
+            "synthvae_version": __version__,
+            "params": _json_params(self.get_params()),
+            "n_rows": self.n_rows_,
+            "sigma": self.sigma_.tolist(),
+            "history": self.history_,
+        }
+        write_model_file(
+            path, meta, self.schema_.to_dict(), self.transformer_.get_state(), self.prior_.get_state(), self.vae_
+        )
+        return self
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`. Never runs code from the file."""
+        from synthvae import __version__
+        from synthvae.modelfile import read_model_file
+        from synthvae.prior import GaussianMixturePrior
+
+        _import_keras()
+        meta, schema, transformer, prior, vae = read_model_file(path, __version__)
+        params = dict(meta["params"])
+        params["hidden"] = tuple(params["hidden"])
+        self = cls(**params)
+        self.schema_ = Schema.from_dict(schema)
+        self.transformer_ = TableTransformer.from_state(self.schema_, transformer)
+        self.prior_ = GaussianMixturePrior.from_state(prior)
+        self.vae_ = vae
+        self.sigma_ = np.asarray(meta["sigma"], dtype=np.float32)
+        self.n_rows_ = meta["n_rows"]
+        self.history_ = meta["history"]
+        return self
+
+
+def _json_params(params):
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputTypeError(f"the number of rows must be a whole number, not {type(n).__name__}")
+    if n < 0:
+        raise UsageError(f"the number of rows must be 0 or more, got {n}")
+    return int(n)
+
+
+def _split(matrix, seed):
+    """Shuffle rows into training and held-out parts (no held-out part for tiny tables)."""
+    n_valid = int(len(matrix) * VALIDATION_SHARE)
+    if n_valid < 20:
+        return matrix, None
+    order = np.random.default_rng(seed).permutation(len(matrix))
+    return matrix[order[n_valid:]], matrix[order[:n_valid]]
+
+
+def _enable_determinism():
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

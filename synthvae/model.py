@@ -1,0 +1,201 @@
+"""The variational autoencoder, in Keras 3 (keras.layers / keras.ops / keras.random only,
+so it runs under any Keras backend).
+
+    x ──encoder──> (mean, log_var) ──KLDivergence──> z ──decoder──> x_hat
+                                        │                              │
+                                  β·KL added to losses      ReconstructionLoss(x, x_hat)
+                                                            added to losses
+
+The decoder has one linear output whose columns follow the table layout: each
+continuous span is a value (Gaussian likelihood with a learned scale per column), each
+softmax span is the logits of one categorical column (cross-entropy). Everything the
+loss needs is inside the model, so training is a plain ``model.fit(x)``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="synthvae")
+class KLDivergence(layers.Layer):
+    """Draws z = mean + exp(log_var / 2) * eps and adds beta * KL(q(z|x) || N(0, I)).
+
+    ``beta`` is a non-trainable variable so a callback can warm it up during training.
+    Outside training the layer returns the mean: encoding a row is then deterministic.
+    """
+
+    def __init__(self, beta=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_beta = float(beta)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.beta = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.initial_beta),
+            trainable=False, name="beta",
+        )
+
+    def call(self, inputs, training=False):
+        mean, log_var = inputs
+        kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
+        self.add_loss(self.beta * ops.mean(kl))
+        if not training:
+            return mean
+        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.initial_beta, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="synthvae")
+class ReconstructionLoss(layers.Layer):
+    """Adds the negative log-likelihood of x under the decoder's output.
+
+    Continuous columns: Gaussian with a learned per-column scale (clamped to
+    [0.01, 1] in the normalized units), so no column drowns the others and the
+    scale can be used to add the right amount of noise when sampling. Softmax spans:
+    cross-entropy of the one-hot target against the logits. The layer passes x_hat
+    through unchanged.
+    """
+
+    def __init__(self, continuous, softmax_spans, **kwargs):
+        super().__init__(**kwargs)
+        self.continuous = [int(i) for i in continuous]
+        self.softmax_spans = [(int(a), int(b)) for a, b in softmax_spans]
+        self.log_sigma = self.add_weight(
+            shape=(max(len(self.continuous), 1),),
+            initializer=keras.initializers.Constant(math.log(0.1)),
+            name="log_sigma",
+        )
+
+    def sigma(self):
+        return ops.clip(ops.exp(self.log_sigma), 0.01, 1.0)
+
+    def call(self, inputs):
+        x, x_hat = inputs
+        loss = 0.0
+        if self.continuous:
+            sigma = self.sigma()[: len(self.continuous)]
+            index = np.asarray(self.continuous, dtype="int32")
+            diff = ops.take(x, index, axis=1) - ops.take(x_hat, index, axis=1)
+            loss = loss + ops.sum(0.5 * ops.square(diff / sigma) + ops.log(sigma), axis=-1)
+        for start, stop in self.softmax_spans:
+            log_p = ops.log_softmax(x_hat[:, start:stop], axis=-1)
+            loss = loss - ops.sum(x[:, start:stop] * log_p, axis=-1)
+        self.add_loss(ops.mean(loss))
+        return x_hat
+
+    def get_config(self):
+        return {**super().get_config(), "continuous": self.continuous, "softmax_spans": self.softmax_spans}
+
+
+def _mlp(x, widths, name):
+    for i, width in enumerate(widths):
+        x = layers.Dense(width, activation="relu", name=f"{name}_dense_{i}")(x)
+    return x
+
+
+def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 256), beta=0.01, seed=None):
+    """Build the training model and its encoder and decoder.
+
+    Parameters
+    ----------
+    input_dim : int
+        Width of the table matrix.
+    continuous : list of int
+        Matrix columns that hold a continuous value.
+    softmax_spans : list of (start, stop)
+        Matrix column ranges that form one categorical column each.
+    latent_dim : int
+    hidden : tuple of int
+        Widths of the encoder's hidden layers (the decoder mirrors them).
+    beta : float
+        Weight of the KL term.
+    seed : int or None
+
+    Returns
+    -------
+    vae, encoder, decoder : keras.Model
+        ``vae`` is compiled-ready (its losses are added by its layers); ``encoder``
+        maps x to (mean, log_var); ``decoder`` maps z to raw outputs in the layout.
+    """
+    x_in = keras.Input(shape=(input_dim,), name="x")
+    h = _mlp(x_in, hidden, "encoder")
+    mean = layers.Dense(latent_dim, name="z_mean")(h)
+    log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    encoder = keras.Model(x_in, [mean, log_var], name="encoder")
+
+    z_in = keras.Input(shape=(latent_dim,), name="z")
+    h = _mlp(z_in, tuple(reversed(hidden)), "decoder")
+    x_out = layers.Dense(input_dim, name="x_hat")(h)
+    decoder = keras.Model(z_in, x_out, name="decoder")
+
+    x = keras.Input(shape=(input_dim,), name="row")
+    z = KLDivergence(beta=beta, seed=seed, name="kl")(encoder(x))
+    x_hat = ReconstructionLoss(continuous, softmax_spans, name="reconstruction")([x, decoder(z)])
+    vae = keras.Model(x, x_hat, name="vae")
+    return vae, encoder, decoder
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """One line per epoch on stderr: total loss, held-out loss, KL of a probe batch, time."""
+
+    def __init__(self, epochs, probe):
+        super().__init__()
+        self.epochs = epochs
+        self.probe = probe
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        mean, log_var = self.model.get_layer("encoder")(self.probe, training=False)
+        kl = -0.5 * ops.mean(ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1))
+        parts = [f"epoch {epoch + 1}/{self.epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
+        if "val_loss" in logs:
+            parts.append(f"held-out {logs['val_loss']:.4f}")
+        parts.append(f"kl {float(ops.convert_to_numpy(kl)):.3f}")
+        parts.append(f"{time.perf_counter() - self._t0:.2f}s")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+def effective_batch_size(batch_size, n_rows):
+    """Small tables get smaller batches: a few hundred rows in one batch would give
+    one optimizer step per epoch, far too few to learn anything in a few epochs."""
+    return int(max(1, min(batch_size, max(16, n_rows // 20))))
+
+
+def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, verbose):
+    """Fit ``vae`` on the matrix ``train``; keep the weights of the best held-out epoch.
+
+    Returns
+    -------
+    dict
+        Per-epoch losses (``loss`` and, with a held-out part, ``val_loss``).
+    """
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if verbose:
+        callbacks.append(ProgressLogger(epochs, train[:1024]))
+    if valid is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        )
+    history = vae.fit(
+        train,
+        validation_data=(valid,) if valid is not None else None,
+        batch_size=effective_batch_size(batch_size, len(train)),
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return {k: [float(v) for v in values] for k, values in history.history.items()}

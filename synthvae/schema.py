@@ -1,0 +1,283 @@
+"""What each column of a table is: its kind, whether it has gaps, how it is written.
+
+A :class:`Schema` is inferred from a DataFrame, written as JSON that validates
+against ``schemas/table.schema.json``, and can be edited by hand and passed back to
+``synthvae fit --schema``. Nothing here learns distributions: that is the job of
+the transformers, which read the schema to pick one transformer per column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import DataError
+
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier")
+
+# A numeric column with at most this many distinct values is modelled as categorical:
+# a softmax keeps exact relations (education <-> education-num) that a regression
+# would blur, and never invents values between the levels.
+MAX_NUMERIC_LEVELS = 20
+# Share of non-empty cells that must parse with one format for a text column to be dates.
+DATETIME_MIN_SHARE = 0.9
+# Tried in order; the first that reads the column (almost) whole wins.
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y%m%d",
+)
+_ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid)$|^id[^a-z]", re.IGNORECASE)
+_ID_PATTERN = re.compile(r"^(\D*)(\d+)(\D*)$")
+
+
+@dataclasses.dataclass
+class ColumnSpec:
+    """One column of a table.
+
+    Attributes
+    ----------
+    name : str
+        The column's header.
+    kind : str
+        One of ``KINDS``.
+    nullable : bool
+        Whether the training data has missing cells in this column.
+    dtype : str
+        The pandas dtype the column had, restored on output.
+    format : str or None
+        For datetimes: the ``strftime`` format of the text (``None``: a datetime dtype).
+    value : object
+        For constants: the one value (``None`` for an entirely empty column).
+    prefix, suffix : str
+        For identifiers: the text around the running number.
+    width : int
+        For identifiers: zero-padded width of the number (0: no padding).
+    """
+
+    name: str
+    kind: str
+    nullable: bool = False
+    dtype: str = "object"
+    format: str | None = None
+    value: object = None
+    prefix: str = ""
+    suffix: str = ""
+    width: int = 0
+
+    def to_dict(self):
+        out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
+        if self.kind == "datetime":
+            out["format"] = self.format
+        if self.kind == "constant":
+            out["value"] = _json_scalar(self.value)
+        if self.kind == "identifier":
+            out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
+        return out
+
+
+@dataclasses.dataclass
+class Schema:
+    """The ordered columns of a table."""
+
+    columns: list[ColumnSpec]
+
+    @property
+    def names(self):
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name):
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def to_dict(self):
+        return {"version": 1, "columns": [c.to_dict() for c in self.columns]}
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, obj):
+        """Build a schema from its JSON form, validating it first."""
+        validate_schema_dict(obj)
+        return cls([ColumnSpec(**c) for c in obj["columns"]])
+
+    def check_frame(self, frame):
+        """Raise DataError unless ``frame`` has exactly this schema's columns."""
+        missing = [n for n in self.names if n not in frame.columns]
+        extra = [n for n in frame.columns if n not in self.names]
+        if missing:
+            raise DataError(
+                f"the schema names columns the data lacks: {', '.join(map(str, missing))}"
+            )
+        if extra:
+            raise DataError(
+                f"the data has columns the schema does not name: {', '.join(map(str, extra))}"
+            )
+
+
+def _json_scalar(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def table_json_schema():
+    """The JSON Schema (draft 2020-12) of the schema file, as a dict."""
+    try:
+        text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
+    except ModuleNotFoundError:
+        # Running from a source checkout (or a legacy editable install) rather than
+        # from an installed package: the file sits in the repo's top-level schemas/.
+        text = (Path(__file__).resolve().parent.parent / "schemas" / "table.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def validate_schema_dict(obj):
+    """Raise DataError naming the first problem if ``obj`` is not a valid schema file."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(table_json_schema())
+    errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "top level"
+        raise DataError(f"schema file is not valid at {where}: {err.message}")
+    names = [c["name"] for c in obj["columns"]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"schema file names a column twice: {', '.join(dupes)}")
+
+
+def load_schema(path):
+    """Read and validate a schema file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read schema file {path}: {exc}") from None
+    return Schema.from_dict(obj)
+
+
+def infer_schema(frame):
+    """Infer a :class:`Schema` for every column of ``frame``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    Schema
+    """
+    return Schema([infer_column(frame[name], name) for name in frame.columns])
+
+
+def infer_column(series, name):
+    """Infer the :class:`ColumnSpec` of one column."""
+    dtype = str(series.dtype)
+    values = series.dropna()
+    nullable = bool(len(values) < len(series))
+    spec = dict(name=str(name), nullable=nullable, dtype=dtype)
+
+    if len(values) == 0:
+        return ColumnSpec(kind="constant", value=None, **spec)
+    n_unique = values.nunique()
+    if n_unique == 1 and not nullable:
+        return ColumnSpec(kind="constant", value=_json_scalar(values.iloc[0]), **spec)
+    if pd.api.types.is_bool_dtype(series.dtype) or _is_bool_values(values):
+        return ColumnSpec(kind="boolean", **spec)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return ColumnSpec(kind="datetime", format=None, **spec)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return _infer_numeric(values, n_unique, len(series), spec)
+
+    text = values.astype(str)
+    fmt = detect_datetime_format(text)
+    if fmt is not None:
+        return ColumnSpec(kind="datetime", format=fmt, **spec)
+    if n_unique == len(series) and len(series) >= 10:
+        return _identifier(text, spec)
+    return ColumnSpec(kind="categorical", **spec)
+
+
+def _infer_numeric(values, n_unique, n_rows, spec):
+    numbers = values.to_numpy(dtype=np.float64)
+    if not np.isfinite(numbers).all():
+        raise DataError(
+            f"column {spec['name']!r} holds infinite values; replace them with numbers or empty cells"
+        )
+    whole = bool(np.all(numbers == np.round(numbers)))
+    if n_unique <= min(MAX_NUMERIC_LEVELS, max(2, n_rows // 10)):
+        return ColumnSpec(kind="categorical", **spec)
+    if whole and n_unique == n_rows and _looks_like_counter(numbers, spec["name"]):
+        return ColumnSpec(kind="identifier", **spec)
+    return ColumnSpec(kind="integer" if whole else "continuous", **spec)
+
+
+def _looks_like_counter(numbers, name):
+    span = numbers.max() - numbers.min() + 1
+    return bool(_ID_NAME.search(name)) or span == len(numbers)
+
+
+def _is_bool_values(values):
+    if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+        return False
+    return set(values.unique()).issubset({True, False}) and values.map(type).eq(bool).all()
+
+
+def _identifier(text, spec):
+    parts = text.str.extract(_ID_PATTERN)
+    if not parts[1].isna().any() and parts[0].nunique() == 1 and parts[2].nunique() == 1:
+        widths = parts[1].str.len()
+        width = int(widths.iloc[0]) if widths.nunique() == 1 and parts[1].str.startswith("0").any() else 0
+        return ColumnSpec(
+            kind="identifier", prefix=parts[0].iloc[0], suffix=parts[2].iloc[0], width=width, **spec
+        )
+    return ColumnSpec(kind="identifier", prefix=f"{spec['name']}-", width=len(str(len(text))), **spec)
+
+
+def detect_datetime_format(text, sample_size=2000):
+    """Return the strftime format that reads ``text`` as dates, or None.
+
+    Only formats whose output round-trips are accepted, so writing a parsed date back
+    with the returned format reproduces the original text.
+    """
+    sample = text.iloc[:sample_size] if len(text) > sample_size else text
+    if not sample.str.contains(r"\d", regex=True).all():
+        return None
+    for fmt in DATETIME_FORMATS:
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        ok = parsed.notna()
+        if ok.mean() < DATETIME_MIN_SHARE:
+            continue
+        if (parsed[ok].dt.strftime(fmt) == sample[ok]).mean() >= DATETIME_MIN_SHARE:
+            return fmt
+    return None

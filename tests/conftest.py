@@ -1,0 +1,57 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+EXAMPLE = REPO / "examples" / "adult-sample.csv.gz"
+
+# Small and fast: tests check behaviour, not quality.
+TINY = dict(epochs=4, batch_size=128, latent_dim=8, hidden=(32, 32), prior_components=5, verbose=False)
+
+
+def shared_csv(name):
+    path = SHARED_DATA / f"{name}.csv"
+    assert path.exists(), f"{path} is missing: the tests need ../shared/data beside the repo"
+    return path
+
+
+@pytest.fixture(scope="session")
+def mixed_frame():
+    """A small frame with one column of every kind, and gaps."""
+    rng = np.random.default_rng(0)
+    n = 300
+    age = rng.integers(18, 90, n).astype(float)
+    age[rng.random(n) < 0.1] = np.nan
+    color = rng.choice(["red", " blue", "green "], n).astype(object)
+    color[rng.random(n) < 0.05] = None
+    return pd.DataFrame(
+        {
+            "id": [f"user-{i:06d}" for i in range(n)],
+            "income": rng.lognormal(10, 1, n).round(2),
+            "age": age,
+            "visits": rng.poisson(30, n),
+            "color": color,
+            "member": rng.random(n) < 0.3,
+            "signup": pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")).dt.strftime("%Y-%m-%d"),
+            "country": ["NL"] * n,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def fitted(mixed_frame):
+    from synthvae import SynthVAE
+
+    return SynthVAE(random_state=0, **TINY).fit(mixed_frame)
+
+
+def pytest_configure(config):
+    # Keras' TensorFlow backend calls np.array(tensor, copy=False) internally; the
+    # warning is theirs, not ours.
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")

@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from synthvae import SynthVAE
+from synthvae.errors import DataError, InputTypeError, UsageError
+
+from conftest import TINY
+
+
+def test_sample_keeps_columns_dtypes_and_values(fitted, mixed_frame):
+    synth = fitted.sample(400)
+    assert list(synth.columns) == list(mixed_frame.columns)
+    assert synth.dtypes.to_dict() == mixed_frame.dtypes.to_dict()
+    assert len(synth) == 400
+    assert set(synth["color"].dropna()) <= set(mixed_frame["color"].dropna())
+    assert (synth["country"] == "NL").all()
+    assert synth["visits"].between(mixed_frame["visits"].min(), mixed_frame["visits"].max()).all()
+    assert synth["signup"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+
+
+def test_identifiers_are_new_unique_and_in_pattern(fitted, mixed_frame):
+    ids = fitted.sample(500)["id"]
+    assert ids.is_unique
+    assert ids.str.fullmatch(r"user-\d{6}").all()
+    assert not set(ids) & set(mixed_frame["id"])
+
+
+def test_same_seed_same_rows_other_seed_other_rows(fitted):
+    a = fitted.sample(300, random_state=7)
+    pd.testing.assert_frame_equal(a, fitted.sample(300, random_state=7))
+    assert not a.equals(fitted.sample(300, random_state=8))
+
+
+def test_fit_is_reproducible(mixed_frame):
+    a = SynthVAE(random_state=3, **TINY).fit(mixed_frame).sample(200)
+    b = SynthVAE(random_state=3, **TINY).fit(mixed_frame).sample(200)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rows_do_not_depend_on_how_they_are_split(fitted):
+    from synthvae import sampler
+
+    whole = fitted.sample(50_000, random_state=1)
+    assert len(whole) == 50_000 and whole.index.equals(pd.RangeIndex(50_000))
+    # a slice straddling a chunk boundary, made on its own
+    start, stop = sampler.CHUNK_ROWS - 100, sampler.CHUNK_ROWS + 100
+    part = pd.concat(fitted.iter_sample(50_000, random_state=1, start=start, stop=stop))
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), whole.iloc[start:stop].reset_index(drop=True))
+
+
+def test_argmax_makes_categories_deterministic_given_the_code(fitted):
+    a = fitted.sample(200, random_state=1, argmax=True)
+    assert set(a["color"].dropna()) <= {"red", " blue", "green "}
+
+
+def test_sample_zero_rows_has_header_and_dtypes(fitted, mixed_frame):
+    empty = fitted.sample(0)
+    assert len(empty) == 0 and list(empty.columns) == list(mixed_frame.columns)
+
+
+def test_save_load_gives_identical_samples(fitted, tmp_path):
+    path = tmp_path / "m.synthvae"
+    fitted.save(path)
+    loaded = SynthVAE.load(path)
+    pd.testing.assert_frame_equal(loaded.sample(300, random_state=5), fitted.sample(300, random_state=5))
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_sklearn_conventions(mixed_frame):
+    model = SynthVAE(epochs=3, latent_dim=4, random_state=1)
+    assert model.get_params()["latent_dim"] == 4
+    model.set_params(latent_dim=6)
+    assert model.latent_dim == 6
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    with pytest.raises(NotFittedError):
+        model.sample(10)
+    assert not hasattr(model, "vae_")
+    assert model.set_params(verbose=False).fit(mixed_frame) is model
+    assert hasattr(model, "vae_") and hasattr(model, "schema_")
+
+
+def test_constructor_stores_arguments_unchanged():
+    hidden = [64, 32]
+    model = SynthVAE(hidden=hidden)
+    assert model.hidden is hidden
+
+
+@pytest.mark.parametrize(
+    "data, error, words",
+    [
+        ([1, 2, 3], InputTypeError, "DataFrame"),
+        (pd.DataFrame({"a": [1.0, 2.0]}), DataError, "too few rows"),
+    ],
+)
+def test_bad_data(data, error, words):
+    with pytest.raises(error, match=words):
+        SynthVAE(**TINY).fit(data)
+
+
+def test_bad_params(mixed_frame):
+    with pytest.raises(UsageError, match="epochs"):
+        SynthVAE(epochs=0).fit(mixed_frame)
+    with pytest.raises(UsageError, match="encoding"):
+        SynthVAE(encoding="zip").fit(mixed_frame)
+
+
+def test_bad_counts(fitted):
+    with pytest.raises(UsageError, match="0 or more"):
+        fitted.sample(-1)
+    with pytest.raises(InputTypeError, match="whole number"):
+        fitted.sample(2.5)
+
+
+def test_mode_encoding_trains_and_samples(mixed_frame):
+    synth = SynthVAE(encoding="mode", random_state=0, **TINY).fit(mixed_frame).sample(100)
+    assert synth.dtypes.to_dict() == mixed_frame.dtypes.to_dict()

@@ -1,0 +1,101 @@
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from synthvae import SynthVAE
+from synthvae.errors import ModelFileError
+
+
+@pytest.fixture(scope="module")
+def model_path(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "model.synthvae"
+    fitted.save(path)
+    return path
+
+
+def test_model_file_is_json_and_keras_only(model_path):
+    with zipfile.ZipFile(model_path) as zf:
+        names = set(zf.namelist())
+        assert names == {"meta.json", "schema.json", "transformer.json", "prior.json", "model.keras"}
+        for name in names - {"model.keras"}:
+            json.loads(zf.read(name))
+        with zipfile.ZipFile(zf.open("model.keras")) as inner:
+            for member in inner.namelist():
+                assert not member.endswith((".pkl", ".pickle", ".npy"))
+            config = json.loads(inner.read("config.json"))
+            assert "lambda" not in json.dumps(config).lower()
+
+
+def test_model_file_holds_no_training_identifiers(model_path, mixed_frame):
+    raw = b""
+    with zipfile.ZipFile(model_path) as zf:
+        for name in zf.namelist():
+            raw += zf.read(name)
+    assert b"user-000123" not in raw
+
+
+def test_saving_replaces_atomically(fitted, model_path):
+    before = model_path.read_bytes()
+    fitted.save(model_path)
+    assert model_path.exists()
+    assert not list(model_path.parent.glob(".*.tmp"))
+    assert len(model_path.read_bytes()) > 0 and before[:2] == b"PK"
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "not a zip"),
+        (b"\x00\xff garbage" * 100, "not a zip"),
+        (b"a,b\n1,2\n", "not a zip"),
+    ],
+)
+def test_not_a_model(tmp_path, content, words):
+    path = tmp_path / "bad.synthvae"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=words):
+        SynthVAE.load(path)
+
+
+def test_foreign_zip(tmp_path):
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(ModelFileError, match="not a synthvae model"):
+        SynthVAE.load(path)
+
+
+def test_truncated_model(tmp_path, model_path):
+    path = tmp_path / "cut.synthvae"
+    path.write_bytes(model_path.read_bytes()[: model_path.stat().st_size // 2])
+    with pytest.raises(ModelFileError):
+        SynthVAE.load(path)
+
+
+def test_newer_format_is_refused_with_versions(tmp_path, model_path):
+    path = tmp_path / "future.synthvae"
+    with zipfile.ZipFile(model_path) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "meta.json":
+                meta = json.loads(data)
+                meta.update(format_version=99, synthvae_version="9.0.0")
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)
+    with pytest.raises(ModelFileError, match=r"synthvae 9\.0\.0.*format 99"):
+        SynthVAE.load(path)
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        SynthVAE.load(tmp_path / "nope.synthvae")
+
+
+def test_no_pickle_in_package():
+    package = Path(__file__).resolve().parent.parent / "synthvae"
+    for source in package.glob("*.py"):
+        text = source.read_text()
+        for word in ("import pickle", "import joblib", "cloudpickle", "allow_pickle=True", "safe_mode=False"):
+            assert word not in text, f"{source.name} uses {word}"

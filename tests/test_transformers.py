@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synthvae.schema import infer_schema
+from synthvae.transformers import TableTransformer
+
+
+def assert_round_trip(frame, encoding):
+    tt = TableTransformer(infer_schema(frame), encoding=encoding).fit(frame)
+    matrix = tt.transform(frame)
+    assert matrix.dtype == np.float32 and matrix.shape == (len(frame), tt.width_)
+    back = tt.inverse_transform(matrix)
+    assert list(back.columns) == list(frame.columns)
+    for name in frame.columns:
+        a, b = frame[name], back[name]
+        assert a.dtype == b.dtype, name
+        assert (a.isna() == b.isna()).all(), name
+        if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
+            scale = 1e-4 * (1 + np.nanmax(np.abs(a.to_numpy(float))))
+            assert np.allclose(a.to_numpy(float), b.to_numpy(float), atol=scale, equal_nan=True), name
+        else:
+            assert a.fillna("<na>").astype(str).tolist() == b.fillna("<na>").astype(str).tolist(), name
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "mode"])
+def test_round_trip_mixed(mixed_frame, encoding):
+    frame = mixed_frame.drop(columns=["id"])  # identifiers are regenerated, not restored
+    assert_round_trip(frame, encoding)
+
+
+def test_layout_covers_matrix(mixed_frame):
+    tt = TableTransformer(infer_schema(mixed_frame)).fit(mixed_frame)
+    covered = np.zeros(tt.width_, dtype=int)
+    for span in tt.spans_:
+        covered[span.start : span.stop] += 1
+        assert span.kind in ("continuous", "softmax")
+        assert span.kind == "softmax" or span.width == 1
+    assert (covered == 1).all()
+    # id and the constant take no columns; the rest at least one each
+    assert {s.column for s in tt.spans_} == set(mixed_frame.columns) - {"id", "country"}
+
+
+def test_inverse_clips_and_rounds_integers(mixed_frame):
+    tt = TableTransformer(infer_schema(mixed_frame)).fit(mixed_frame)
+    matrix = tt.transform(mixed_frame)
+    matrix[:, tt.continuous_columns_] = 40.0  # far outside any value seen
+    back = tt.inverse_transform(matrix)
+    assert back["visits"].max() == mixed_frame["visits"].max()
+    assert (back["visits"] == back["visits"].round()).all()
+    assert back["income"].max() == mixed_frame["income"].max()
+
+
+def test_categories_only_from_training(mixed_frame):
+    tt = TableTransformer(infer_schema(mixed_frame)).fit(mixed_frame)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(500, tt.width_)).astype(np.float32)
+    back = tt.inverse_transform(noise)
+    assert set(back["color"].dropna()) <= set(mixed_frame["color"].dropna())
+    assert set(back["member"]) <= {True, False}
+
+
+def test_rare_levels_are_pooled():
+    values = [f"v{i}" for i in range(2000)] * 3
+    frame = pd.DataFrame({"many": values, "x": np.arange(len(values), dtype=float)})
+    tt = TableTransformer(infer_schema(frame)).fit(frame)
+    span = next(s for s in tt.spans_ if s.column == "many")
+    assert span.width <= 501
+    back = tt.inverse_transform(tt.transform(frame), rng=np.random.default_rng(0))
+    assert set(back["many"]) <= set(values)
+
+
+def test_state_round_trip(mixed_frame):
+    tt = TableTransformer(infer_schema(mixed_frame)).fit(mixed_frame)
+    again = TableTransformer.from_state(tt.schema, tt.get_state())
+    matrix = tt.transform(mixed_frame)
+    assert np.array_equal(again.transform(mixed_frame), matrix)
+    pd.testing.assert_frame_equal(again.inverse_transform(matrix), tt.inverse_transform(matrix))
+
+
+column_names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
+
+
+@st.composite
+def mixed_frames(draw):
+    n = draw(st.integers(min_value=25, max_value=60))
+    names = draw(st.lists(column_names, min_size=1, max_size=5, unique=True))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    columns = {}
+    for name in names:
+        kind = draw(st.sampled_from(["float", "int", "text", "bool", "date"]))
+        missing = rng.random(n) < draw(st.sampled_from([0.0, 0.2]))
+        if kind == "float":
+            values = pd.Series(rng.normal(0, draw(st.sampled_from([1e-3, 1.0, 1e6])), n).round(3))
+        elif kind == "int":
+            values = pd.Series(rng.integers(-1000, 1000, n)).astype(float if missing.any() else int)
+        elif kind == "text":
+            values = pd.Series(rng.choice(["a", " b", "c c", "é"], n), dtype=object)
+        elif kind == "bool":
+            values = pd.Series(rng.random(n) < 0.5, dtype=object if missing.any() else bool)
+        else:
+            days = rng.integers(0, 3000, n)
+            values = pd.Series((pd.Timestamp("2001-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d"), dtype=object)
+        if missing.any():
+            values = values.mask(missing)
+        columns[name] = values
+    return pd.DataFrame(columns)
+
+
+@given(frame=mixed_frames(), encoding=st.sampled_from(["quantile", "mode"]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_round_trip_property(frame, encoding):
+    schema = infer_schema(frame)
+    keep = [c.name for c in schema.columns if c.kind != "identifier"]
+    assert_round_trip(frame[keep], encoding)
