@@ -56,26 +56,29 @@ class SynthVAE(BaseEstimator):
 
     Parameters
     ----------
-    epochs : int, default=100
+    epochs : int, default=200
         Upper bound on passes over the training rows (training stops earlier when
         the held-out loss stops improving).
     batch_size : int, default=500
-    latent_dim : int, default=32
+    latent_dim : int, default=16
         Size of the latent code.
     hidden : tuple of int, default=(256, 256)
         Widths of the encoder's hidden layers; the decoder mirrors them.
-    beta : float, default=0.01
-        Weight of the KL term. Small values make a sharp autoencoder whose latent
-        space the mixture prior then covers.
+    beta : float, default=0.5
+        Weight of the KL term. Smaller values make a sharper autoencoder whose latent
+        codes spread further from N(0, I); the mixture prior covers them either way.
     learning_rate : float, default=1e-3
     encoding : {"quantile", "mode"}, default="quantile"
         How numeric and datetime columns are encoded: normal scores through their
         quantiles, or mode-specific normalization with a Bayesian Gaussian mixture.
-    prior_components : int, default=50
+    prior_components : int, default=200
         Components of the Gaussian mixture fitted to the latent codes; 0 samples
         from N(0, I) instead.
     patience : int, default=20
         Epochs without improvement of the held-out loss before training stops.
+    calibrate : bool, default=True
+        After training, correct the sampler so each column's distribution matches the
+        training data (see :class:`synthvae.sampler.Calibration`).
     random_state : int or None, default=None
         Seeds everything: the same seed on the same data gives the same model and rows.
     verbose : bool, default=True
@@ -89,6 +92,7 @@ class SynthVAE(BaseEstimator):
     prior_ : GaussianMixturePrior
     sigma_ : numpy.ndarray
         Learned output scale of each continuous matrix column.
+    calibration_ : Calibration
     history_ : dict
         Per-epoch training and held-out losses.
     n_rows_ : int
@@ -96,15 +100,16 @@ class SynthVAE(BaseEstimator):
 
     def __init__(
         self,
-        epochs=100,
+        epochs=200,
         batch_size=500,
-        latent_dim=32,
+        latent_dim=16,
         hidden=(256, 256),
-        beta=0.01,
+        beta=0.5,
         learning_rate=1e-3,
         encoding="quantile",
-        prior_components=50,
+        prior_components=200,
         patience=20,
+        calibrate=True,
         random_state=None,
         verbose=True,
     ):
@@ -117,6 +122,7 @@ class SynthVAE(BaseEstimator):
         self.encoding = encoding
         self.prior_components = prior_components
         self.patience = patience
+        self.calibrate = calibrate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -159,6 +165,7 @@ class SynthVAE(BaseEstimator):
         self.n_rows_ = len(data)
         self._train(keras, matrix, seed)
         self._fit_prior(matrix, seed)
+        self._calibrate(matrix, seed)
         return self
 
     def _check_params(self):
@@ -212,6 +219,26 @@ class SynthVAE(BaseEstimator):
         mean, _ = self._encode(matrix)
         self.prior_ = GaussianMixturePrior(self.prior_components, random_state=seed).fit(mean)
 
+    def _calibrate(self, matrix, seed):
+        from synthvae.sampler import Calibration
+
+        if not self.calibrate:
+            self.calibration_ = Calibration.identity(self.transformer_)
+            return
+        rng = np.random.default_rng([seed, 2**31])
+        z = self.prior_.sample(min(50_000, max(20_000, len(matrix))), rng)
+        raw = self._decoder_fn()(z)
+        self.calibration_ = Calibration.fit(raw, self.transformer_, self.sigma_, matrix, rng)
+
+    def _decoder_fn(self):
+        keras = _import_keras()
+        decoder = self.vae_.get_layer("decoder")
+
+        def decode(z):
+            return keras.ops.convert_to_numpy(decoder(z, training=False))
+
+        return decode
+
     def _encode(self, matrix):
         keras = _import_keras()
         encoder = self.vae_.get_layer("encoder")
@@ -257,13 +284,10 @@ class SynthVAE(BaseEstimator):
         if start >= stop:
             return
         seed = self._sample_seed(random_state)
-        decoder = self.vae_.get_layer("decoder")
-        keras = _import_keras()
-
-        def decode(z):
-            return keras.ops.convert_to_numpy(decoder(z, training=False))
-
-        yield from generate(decode, self.prior_, self.transformer_, self.sigma_, start, stop, seed, argmax=argmax)
+        yield from generate(
+            self._decoder_fn(), self.prior_, self.transformer_, self.sigma_, start, stop, seed,
+            argmax=argmax, calibration=self.calibration_,
+        )
 
     def _sample_seed(self, random_state):
         if random_state is None:
@@ -275,7 +299,7 @@ class SynthVAE(BaseEstimator):
         return int(random_state)
 
     def _check_fitted(self):
-        check_is_fitted(self, ["vae_", "prior_", "transformer_"])
+        check_is_fitted(self, ["vae_", "prior_", "transformer_", "calibration_"])
 
     # -- persistence ------------------------------------------------------------------
 
@@ -290,6 +314,7 @@ class SynthVAE(BaseEstimator):
             "params": _json_params(self.get_params()),
             "n_rows": self.n_rows_,
             "sigma": self.sigma_.tolist(),
+            "calibration": self.calibration_.get_state(),
             "history": self.history_,
         }
         write_model_file(
@@ -303,6 +328,7 @@ class SynthVAE(BaseEstimator):
         from synthvae import __version__
         from synthvae.modelfile import read_model_file
         from synthvae.prior import GaussianMixturePrior
+        from synthvae.sampler import Calibration
 
         _import_keras()
         meta, schema, transformer, prior, vae = read_model_file(path, __version__)
@@ -314,6 +340,7 @@ class SynthVAE(BaseEstimator):
         self.prior_ = GaussianMixturePrior.from_state(prior)
         self.vae_ = vae
         self.sigma_ = np.asarray(meta["sigma"], dtype=np.float32)
+        self.calibration_ = Calibration.from_state(meta["calibration"], self.transformer_)
         self.n_rows_ = meta["n_rows"]
         self.history_ = meta["history"]
         return self

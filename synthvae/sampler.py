@@ -22,18 +22,121 @@ def _softmax(logits):
     return shifted
 
 
-def decode_to_matrix(raw, transformer, sigma, rng, argmax=False):
+class Calibration:
+    """Post-training corrections that make the sampled marginals match the training ones.
+
+    A VAE's samples drift from the training marginals (a rare category comes out too
+    rarely, a spike is smeared). Two corrections, fitted once after training on a large
+    batch of prior draws, fix the marginals while leaving the learned relations alone:
+
+    - ``logit_bias``: added to every softmax span's logits, chosen so that the average
+      predicted probability of each level equals its training share;
+    - a monotone quantile map per continuous column, from the distribution of the
+      (noisy) decoded values to the distribution of the training values, so ranks
+      (and so correlations) are kept.
+    """
+
+    def __init__(self, logit_bias, source_quantiles, target_quantiles):
+        self.logit_bias = np.asarray(logit_bias, dtype=np.float32)
+        self.source_quantiles = np.asarray(source_quantiles, dtype=np.float64)
+        self.target_quantiles = np.asarray(target_quantiles, dtype=np.float64)
+
+    @classmethod
+    def identity(cls, transformer):
+        return cls(np.zeros(transformer.width_), np.zeros((0, 2)), np.zeros((0, 2)))
+
+    @classmethod
+    def fit(cls, raw, transformer, sigma, train_matrix, rng, rounds=4, n_quantiles=257):
+        """Fit on ``raw`` decoder outputs for prior draws and the training matrix."""
+        bias = np.zeros(transformer.width_, dtype=np.float64)
+        for span in transformer.softmax_spans_:
+            target = train_matrix[:, span.start : span.stop].mean(axis=0).astype(np.float64) + 1e-6
+            logits = raw[:, span.start : span.stop].astype(np.float64)
+            for _ in range(rounds):
+                mean = _softmax(logits + bias[span.start : span.stop]).mean(axis=0) + 1e-6
+                bias[span.start : span.stop] += np.log(target) - np.log(mean)
+        calibration = cls(bias, np.zeros((0, 2)), np.zeros((0, 2)))
+        matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=calibration)
+        levels = np.linspace(0, 1, n_quantiles)
+        present_synth, present_train = _present_masks(matrix, transformer), _present_masks(train_matrix, transformer)
+        source, target = [], []
+        for j, column in enumerate(transformer.continuous_columns_):
+            synth = matrix[present_synth[j], column]
+            real = train_matrix[present_train[j], column]
+            if len(synth) < 10 or len(real) < 10:
+                source.append(levels)  # too few to estimate: leave the column as decoded
+                target.append(levels)
+                continue
+            source.append(np.quantile(synth, levels))
+            target.append(np.quantile(real, levels))
+        calibration.source_quantiles = _rows(source, n_quantiles)
+        calibration.target_quantiles = _rows(target, n_quantiles)
+        return calibration
+
+    def map_continuous(self, values):
+        """Apply the quantile maps to the continuous columns (one per column of ``values``)."""
+        out = np.empty_like(values)
+        for j in range(values.shape[1]):
+            out[:, j] = np.interp(values[:, j], self.source_quantiles[j], self.target_quantiles[j])
+        return out
+
+    def get_state(self):
+        return {
+            "logit_bias": self.logit_bias.tolist(),
+            "source_quantiles": self.source_quantiles.tolist(),
+            "target_quantiles": self.target_quantiles.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state, transformer):
+        self = cls(state["logit_bias"], state["source_quantiles"], state["target_quantiles"])
+        self.source_quantiles = _rows(self.source_quantiles, 2)
+        self.target_quantiles = _rows(self.target_quantiles, 2)
+        return self
+
+
+def _rows(values, width_if_empty):
+    """A 2-D float array of quantile rows, keeping its shape when there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(len(values), -1) if len(values) else np.zeros((0, width_if_empty))
+
+
+def _present_masks(matrix, transformer):
+    """For each continuous column, the rows where its value is present (not missing)."""
+    masks = []
+    spans = transformer.spans_
+    for span_index, span in enumerate(spans):
+        if span.kind != "continuous":
+            continue
+        indicator = next(
+            (s for s in spans[:span_index] if s.column == span.column and s.kind == "softmax" and s.width == 2
+             and transformer.schema[span.column].nullable),
+            None,
+        )
+        if indicator is None:
+            masks.append(np.ones(len(matrix), dtype=bool))
+        else:
+            masks.append(matrix[:, indicator.start] > matrix[:, indicator.start + 1])
+    return masks
+
+
+def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
     """Turn raw decoder outputs into a matrix in the table layout.
 
     Continuous values get Gaussian noise at the decoder's learned scale ``sigma``
-    (one per continuous column); each softmax span becomes a one-hot row drawn from
-    its probabilities (or the most likely level when ``argmax``).
+    (one per continuous column), then the calibration's quantile map; each softmax
+    span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
+    likely level when ``argmax``.
     """
     out = np.array(raw, dtype=np.float32, copy=True)
+    if calibration is not None:
+        out += calibration.logit_bias[None, :]
     n = len(out)
     index = transformer.continuous_columns_
     if len(index):
         out[:, index] += (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        if calibration is not None and calibration.source_quantiles.shape[0] == len(index):
+            out[:, index] = calibration.map_continuous(out[:, index].astype(np.float64))
     rows = np.arange(n)
     for span in transformer.softmax_spans_:
         logits = out[:, span.start : span.stop].astype(np.float64)
@@ -49,7 +152,8 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False):
     return out
 
 
-def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False, chunk_rows=CHUNK_ROWS):
+def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False, calibration=None,
+             chunk_rows=CHUNK_ROWS):
     """Yield DataFrames holding rows ``start`` to ``stop`` (exclusive) of the sample
     that ``seed`` defines.
 
@@ -65,12 +169,13 @@ def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False,
     seed : int
     argmax : bool
         Take each categorical's most likely level instead of drawing one.
+    calibration : Calibration or None
     """
     first_chunk, last_chunk = start // chunk_rows, (stop - 1) // chunk_rows
     for chunk in range(first_chunk, last_chunk + 1):
         rng = np.random.default_rng([seed, chunk])
         z = prior.sample(chunk_rows, rng)
-        matrix = decode_to_matrix(decode(z), transformer, sigma, rng, argmax=argmax)
+        matrix = decode_to_matrix(decode(z), transformer, sigma, rng, argmax=argmax, calibration=calibration)
         chunk_start = chunk * chunk_rows
         lo, hi = max(start, chunk_start) - chunk_start, min(stop, chunk_start + chunk_rows) - chunk_start
         # The whole chunk is inverted even when only part is wanted, so the draws

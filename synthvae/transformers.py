@@ -350,7 +350,7 @@ def _plain(value):
 
 def _nan_key(value):
     plain = _plain(value)
-    return "\x00<missing>" if plain is None else plain
+    return _MISSING if plain is None else plain
 
 
 class MissingIndicator:
@@ -464,10 +464,77 @@ class IdentifierTransformer:
         return self
 
 
+class DerivedTransformer:
+    """A categorical column that is an exact function of another one in the training
+    data (education -> education-num, class -> pclass): not learned, looked up from
+    its source column's value, so the relation holds in every generated row.
+
+    Drawing both columns independently from their softmaxes would break such a
+    relation in a share of rows, and every broken row is an obvious fake.
+    """
+
+    spans = ()
+
+    def __init__(self, source=None, mapping=()):
+        self.source = source
+        self.mapping = list(mapping)
+
+    def fit(self, series, source_series):
+        pairs = pd.DataFrame({"a": source_series.map(_nan_key), "b": series.map(_plain)})
+        first = pairs.drop_duplicates("a")
+        self.mapping = [[_plain(a) if a != _MISSING else None, b] for a, b in zip(first["a"], first["b"])]
+        return self
+
+    def transform(self, series):
+        return np.zeros((len(series), 0), dtype=np.float32)
+
+    def inverse_transform(self, source_values):
+        lookup = {_nan_key(a): b for a, b in self.mapping}
+        return pd.Series([lookup.get(_nan_key(v)) for v in source_values], dtype=object)
+
+    def get_state(self):
+        return {"source": self.source, "mapping": self.mapping}
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state["source"], state["mapping"])
+
+
+# A source with more levels than this, or with fewer rows per level than this,
+# could "determine" another column by chance.
+_DERIVED_MAX_SOURCE_LEVELS = 100
+_DERIVED_MIN_ROWS_PER_LEVEL = 10
+
+
+def find_derived_columns(frame, schema):
+    """Map each categorical column that is a function of an earlier-modelled categorical
+    column to that source column's name."""
+    candidates = [c.name for c in schema.columns if c.kind in ("categorical", "boolean")]
+    codes = {name: pd.factorize(frame[name].map(_nan_key))[0] for name in candidates}
+    levels = {name: int(c.max()) + 1 for name, c in codes.items()}
+    derived = {}
+    for target in candidates:
+        if levels[target] < 2:
+            continue
+        for source in candidates:
+            if source == target or source in derived or target == derived.get(source):
+                continue
+            if levels[source] > _DERIVED_MAX_SOURCE_LEVELS or len(frame) < _DERIVED_MIN_ROWS_PER_LEVEL * levels[source]:
+                continue
+            joint = codes[source].astype(np.int64) * levels[target] + codes[target]
+            if len(np.unique(joint)) == levels[source]:
+                derived[target] = source
+                break
+    # a column that others derive from must itself be modelled
+    return {t: s for t, s in derived.items() if s not in derived}
+
+
+_MISSING = "\x00<missing>"
+
 _TYPES = {
     cls.__name__: cls
     for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
-                MissingIndicator, ConstantTransformer, IdentifierTransformer)
+                MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer)
 }
 
 
@@ -496,6 +563,9 @@ class TableTransformer:
     schema : Schema
     encoding : {"quantile", "mode"}
         How continuous, integer and datetime values are encoded.
+    derive : bool
+        Look up categorical columns that are an exact function of another categorical
+        column (see :class:`DerivedTransformer`) instead of learning them.
     random_state : int
         Seeds the subsampling and mixture fits, so the same data gives the same state.
 
@@ -507,16 +577,23 @@ class TableTransformer:
         The matrix layout.
     """
 
-    def __init__(self, schema: Schema, encoding="quantile", random_state=0):
+    def __init__(self, schema: Schema, encoding="quantile", derive=True, random_state=0):
         self.schema = schema
         self.encoding = encoding
+        self.derive = derive
         self.random_state = random_state
 
     def fit(self, frame):
         self.schema.check_frame(frame)
+        derived = find_derived_columns(frame, self.schema) if self.derive else {}
         self.transformers_ = []
         for spec in self.schema.columns:
             series = _prepared(frame[spec.name], spec)
+            if spec.name in derived:
+                source = derived[spec.name]
+                transformer = DerivedTransformer(source).fit(series, _prepared(frame[source], self.schema[source]))
+                self.transformers_.append(transformer)
+                continue
             transformer = transformer_for(spec, self.encoding, self.random_state)
             if spec.kind in ("continuous", "integer", "datetime") and series.notna().sum() == 0:
                 raise DataError(f"column {spec.name!r} has no {spec.kind} values to learn from")
@@ -564,20 +641,27 @@ class TableTransformer:
             start += width
             if isinstance(transformer, IdentifierTransformer):
                 values = transformer.inverse_transform(block, rng, row_offset=row_offset)
+            elif isinstance(transformer, DerivedTransformer):
+                continue  # filled in below, once its source column is known
             else:
                 values = transformer.inverse_transform(block, rng)
             columns[spec.name] = _restore_dtype(values.reset_index(drop=True), spec)
+        for spec, transformer in zip(self.schema.columns, self.transformers_):
+            if isinstance(transformer, DerivedTransformer):
+                values = transformer.inverse_transform(columns[transformer.source])
+                columns[spec.name] = _restore_dtype(values, spec)
         return pd.DataFrame(columns, columns=self.schema.names)
 
     def get_state(self):
         return {
             "encoding": self.encoding,
+            "derive": self.derive,
             "transformers": [{"type": type(t).__name__, "state": t.get_state()} for t in self.transformers_],
         }
 
     @classmethod
     def from_state(cls, schema, state):
-        self = cls(schema, encoding=state["encoding"])
+        self = cls(schema, encoding=state["encoding"], derive=state["derive"])
         if len(state["transformers"]) != len(schema.columns):
             raise DataError("model file is inconsistent: transformer and schema column counts differ")
         self.transformers_ = []

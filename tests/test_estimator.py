@@ -118,3 +118,18 @@ def test_bad_counts(fitted):
 def test_mode_encoding_trains_and_samples(mixed_frame):
     synth = SynthVAE(encoding="mode", random_state=0, **TINY).fit(mixed_frame).sample(100)
     assert synth.dtypes.to_dict() == mixed_frame.dtypes.to_dict()
+
+
+def test_calibration_matches_category_shares():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "level": rng.choice(["common", "mid", "rare"], 2000, p=[0.8, 0.17, 0.03]),
+        "x": rng.normal(size=2000),
+    })
+    shares = frame["level"].value_counts(normalize=True)
+    params = {**TINY, "epochs": 2}
+    raw = SynthVAE(random_state=0, calibrate=False, **params).fit(frame).sample(20_000)
+    calibrated = SynthVAE(random_state=0, **params).fit(frame).sample(20_000)
+    gap = lambda s: (s["level"].value_counts(normalize=True) - shares).abs().max()
+    assert gap(calibrated) < 0.01
+    assert gap(calibrated) < gap(raw)

@@ -115,3 +115,21 @@ def test_round_trip_property(frame, encoding):
     schema = infer_schema(frame)
     keep = [c.name for c in schema.columns if c.kind != "identifier"]
     assert_round_trip(frame[keep], encoding)
+
+
+def test_exact_functions_of_another_column_are_looked_up():
+    rng = np.random.default_rng(0)
+    education = rng.choice(["HS", "BSc", "MSc", "PhD"], 400)
+    frame = pd.DataFrame({
+        "education": education,
+        "years": pd.Series(education).map({"HS": 12, "BSc": 16, "MSc": 18, "PhD": 21}),
+        "city": rng.choice(["a", "b", "c"], 400),
+    })
+    tt = TableTransformer(infer_schema(frame)).fit(frame)
+    learned = {s.column for s in tt.spans_}
+    assert "city" in learned and len(learned) == 2  # one of the pair is looked up, not learned
+    noise = rng.normal(size=(300, tt.width_)).astype(np.float32)
+    back = tt.inverse_transform(noise)
+    expected = back["education"].map({"HS": 12, "BSc": 16, "MSc": 18, "PhD": 21})
+    assert (back["years"] == expected).all() and back["years"].dtype == frame["years"].dtype
+    assert_round_trip(frame, "quantile")
