@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from synthvae.errors import DataError, InputTypeError, TrainingError, UsageError
@@ -56,7 +55,7 @@ class SynthVAE(BaseEstimator):
 
     Parameters
     ----------
-    epochs : int, default=200
+    epochs : int, default=100
         Upper bound on passes over the training rows (training stops earlier when
         the held-out loss stops improving).
     batch_size : int, default=500
@@ -100,7 +99,7 @@ class SynthVAE(BaseEstimator):
 
     def __init__(
         self,
-        epochs=200,
+        epochs=100,
         batch_size=500,
         latent_dim=16,
         hidden=(256, 256),
@@ -179,11 +178,7 @@ class SynthVAE(BaseEstimator):
             raise UsageError(f"beta must be a number >= 0, got {self.beta!r}")
 
     def _seed(self):
-        if self.random_state is None:
-            return int(np.random.default_rng().integers(2**31 - 1))
-        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
-            raise UsageError(f"random_state must be a whole number or None, got {self.random_state!r}")
-        return int(self.random_state)
+        return _resolve_seed(self.random_state)
 
     def _train(self, keras, matrix, seed):
         from synthvae.model import build_vae, train_vae
@@ -240,7 +235,6 @@ class SynthVAE(BaseEstimator):
         return decode
 
     def _encode(self, matrix):
-        keras = _import_keras()
         encoder = self.vae_.get_layer("encoder")
         mean, log_var = encoder.predict(matrix, batch_size=8192, verbose=0)
         return np.asarray(mean), np.asarray(log_var)
@@ -290,13 +284,7 @@ class SynthVAE(BaseEstimator):
         )
 
     def _sample_seed(self, random_state):
-        if random_state is None:
-            random_state = self.random_state
-        if random_state is None:
-            return int(np.random.default_rng().integers(2**31 - 1))
-        if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
-            raise UsageError(f"random_state must be a whole number or None, got {random_state!r}")
-        return int(random_state)
+        return _resolve_seed(self.random_state if random_state is None else random_state)
 
     def _check_fitted(self):
         check_is_fitted(self, ["vae_", "prior_", "transformer_", "calibration_"])
@@ -348,6 +336,15 @@ class SynthVAE(BaseEstimator):
 
 def _json_params(params):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def _resolve_seed(random_state):
+    """A whole-number seed: the one given, or fresh entropy for None."""
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31 - 1))
+    if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
+        raise UsageError(f"random_state must be a whole number or None, got {random_state!r}")
+    return int(random_state)
 
 
 def _check_count(n):

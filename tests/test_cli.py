@@ -1,6 +1,5 @@
 """The command line, run as a user runs it: a subprocess, stdout and stderr apart."""
 
-import io
 import json
 import os
 import subprocess
