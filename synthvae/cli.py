@@ -2,7 +2,8 @@
 
 stdout carries data only (CSV rows, schema JSON, evaluation figures); progress and
 messages go to stderr. Bad input ends with one ``error: ...`` line and exit status 1
-(bad data) or 2 (bad usage); ``--debug`` shows the traceback instead. TensorFlow is
+(bad data) or 2 (bad usage, click's own parse errors included); Ctrl-C ends with 130.
+``--debug`` shows the traceback instead. TensorFlow is
 imported only by the verbs that need it, so ``--help`` answers at once.
 """
 
@@ -51,7 +52,38 @@ def _friendly(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# click >= 8.2 signals a bare "synthvae" with this error; it shows the help.
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _OneLineGroup(click.Group):
+    """A group whose usage errors (unknown option, out-of-range value) are one
+    ``error: ...`` line and exit status 2, like synthvae's own errors."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NoArgsIsHelp as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            _fail(_usage_message(exc), exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("interrupted; nothing was written", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_message(exc):
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show full tracebacks and TensorFlow's own log lines.")
 @click.version_option(package_name="synthvae", message="synthvae %(version)s")
 def main(debug):
@@ -64,7 +96,7 @@ def main(debug):
       synthvae schema data.csv > s.json     see (and edit) how columns are read
 
     Every command prints data on stdout and everything else on stderr. Exit
-    status: 0 success, 1 bad data or file, 2 bad usage.
+    status: 0 success, 1 bad data or file, 2 bad usage, 130 interrupted.
     """
     if debug:
         os.environ["SYNTHVAE_DEBUG"] = "1"
@@ -157,6 +189,7 @@ def _integer_columns(model):
 
 def _parse_count(text):
     from synthvae.errors import UsageError
+    from synthvae.estimator import MAX_ROWS
 
     try:
         count = int(text)
@@ -164,6 +197,8 @@ def _parse_count(text):
         raise UsageError(f"N must be a whole number of rows, got {text!r}") from None
     if count < 0:
         raise UsageError(f"N must be 0 or more, got {count}")
+    if count > MAX_ROWS:
+        raise UsageError(f"N must be at most 10**12 (1000000000000), got {text.strip()[:40]!r}")
     return count
 
 

@@ -36,5 +36,6 @@ class ModelFileError(DataError):
     """A model file is damaged, foreign, or from an incompatible version."""
 
 
-class TrainingError(SynthVAEError, RuntimeError):
-    """Training diverged; no model was written."""
+class TrainingError(DataError):
+    """Training diverged; no model was written. Almost always a sign of extreme or
+    wrongly scaled values in the data, hence a DataError (a ValueError)."""

@@ -7,6 +7,8 @@ inside ``fit``, ``sample`` and ``load``, so importing synthvae stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 
@@ -21,6 +23,8 @@ from synthvae.schema import Schema, infer_schema
 from synthvae.transformers import TableTransformer
 
 MIN_ROWS = 10
+# More rows than any disk holds: a count above this is a typo, not a request.
+MAX_ROWS = 10**12
 # Rows held out to watch for overfitting and to pick the best epoch.
 VALIDATION_SHARE = 0.1
 
@@ -162,7 +166,7 @@ class SynthVAE(BaseEstimator):
         self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(data)
         matrix = self.transformer_.transform(data)
         self.n_rows_ = len(data)
-        self._train(keras, matrix, seed)
+        self._train(keras, matrix, seed, data)
         self._fit_prior(matrix, seed)
         self._calibrate(matrix, seed)
         return self
@@ -180,7 +184,7 @@ class SynthVAE(BaseEstimator):
     def _seed(self):
         return _resolve_seed(self.random_state)
 
-    def _train(self, keras, matrix, seed):
+    def _train(self, keras, matrix, seed, data):
         from synthvae.model import build_vae, train_vae
 
         tt = self.transformer_
@@ -194,16 +198,46 @@ class SynthVAE(BaseEstimator):
             seed=seed,
         )
         train, valid = _split(matrix, seed)
-        history = train_vae(
-            self.vae_, train, valid,
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            patience=self.patience, verbose=self.verbose,
-        )
+        # Keras' TerminateOnNaN prints its notice on stdout, which carries data only;
+        # the TrainingError below says the same thing in words.
+        with contextlib.redirect_stdout(io.StringIO()):
+            history = train_vae(
+                self.vae_, train, valid,
+                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                patience=self.patience, verbose=self.verbose,
+            )
         self.history_ = history
-        if not np.isfinite(self.history_["loss"]).all():
-            raise TrainingError("training diverged (the loss became NaN or infinite); no model was written")
+        losses = np.asarray(self.history_.get("loss", []), dtype=np.float64)
+        if not np.isfinite(losses).all():
+            raise TrainingError(self._divergence_message(losses, data))
         sigma = self.vae_.get_layer("reconstruction").sigma()
         self.sigma_ = np.asarray(keras.ops.convert_to_numpy(sigma), dtype=np.float32)[: len(tt.continuous_columns_)]
+
+    def _divergence_message(self, losses, data):
+        """Say when training diverged and which numeric column most likely drove it."""
+        epoch = int(np.argmin(np.isfinite(losses))) + 1
+        message = (
+            f"training diverged at epoch {epoch} (the loss became NaN or infinite); no model was written. "
+        )
+        suspect = self._largest_numeric_column(data)
+        if suspect is not None:
+            name, size = suspect
+            message += (
+                f"The numeric column with the largest values is {name!r} (up to {size:.3g}): "
+                "check it for extreme or wrongly scaled values; "
+            )
+        return message + f"a smaller learning_rate (now {self.learning_rate!r}) may also help"
+
+    def _largest_numeric_column(self, data):
+        best = None
+        for column in self.schema_.columns:
+            if column.kind not in ("continuous", "integer"):
+                continue
+            values = pd.to_numeric(data[column.name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            values = np.abs(values[np.isfinite(values)])
+            if values.size and (best is None or values.max() > best[1]):
+                best = (column.name, float(values.max()))
+        return best
 
     def _fit_prior(self, matrix, seed):
         from synthvae.prior import GaussianMixturePrior
@@ -352,6 +386,8 @@ def _check_count(n):
         raise InputTypeError(f"the number of rows must be a whole number, not {type(n).__name__}")
     if n < 0:
         raise UsageError(f"the number of rows must be 0 or more, got {n}")
+    if n > MAX_ROWS:
+        raise UsageError(f"the number of rows must be at most 10**12 ({MAX_ROWS}), got {n}")
     return int(n)
 
 

@@ -78,6 +78,7 @@ def read_table(path):
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; it needs a header line and at least one row") from None
     _check_header(frame, path)
+    _check_short_rows(frame, path, delimiter, encoding)
     return frame
 
 
@@ -144,6 +145,32 @@ def _check_header(frame, path):
         raise DataError(f"{path} has the column name {original!r} more than once; rename one of them")
     if len(frame) == 0:
         raise DataError(f"{path} has a header but no rows")
+
+
+def _check_short_rows(frame, path, delimiter, encoding):
+    """pandas pads a row with too few fields with missing values; find and refuse it.
+
+    Only a row whose last column is missing can be short, so the (slower) count of
+    fields per line runs only when the last column has gaps.
+    """
+    if frame.shape[1] < 2 or not frame.iloc[:, -1].isna().any():
+        return
+    width = frame.shape[1]
+    opener = _COMPRESSED.get(path.suffix.lower(), open)
+    with opener(path, "rt", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        limit = csv.field_size_limit(2**31 - 1)  # pandas has no limit on a field's length
+        try:
+            for row in reader:
+                if row and len(row) < width and any(cell.strip() for cell in row):
+                    raise DataError(
+                        f"cannot parse {path}: line {reader.line_num} has {len(row)} fields, the header "
+                        f"has {width}; every row must have as many fields as the header"
+                    )
+        except csv.Error:
+            return  # csv and pandas disagree about this file: pandas read it, leave it at that
+        finally:
+            csv.field_size_limit(limit)
 
 
 @contextlib.contextmanager

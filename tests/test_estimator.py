@@ -133,3 +133,8 @@ def test_calibration_matches_category_shares():
     gap = lambda s: (s["level"].value_counts(normalize=True) - shares).abs().max()
     assert gap(calibrated) < 0.01
     assert gap(calibrated) < gap(raw)
+
+
+def test_absurd_counts_are_refused(fitted):
+    with pytest.raises(UsageError, match="at most"):
+        fitted.sample(10**30)
