@@ -133,3 +133,16 @@ def test_exact_functions_of_another_column_are_looked_up():
     expected = back["education"].map({"HS": 12, "BSc": 16, "MSc": 18, "PhD": 21})
     assert (back["years"] == expected).all() and back["years"].dtype == frame["years"].dtype
     assert_round_trip(frame, "quantile")
+
+
+@given(frame=mixed_frames())
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fit_then_sample_never_crashes_property(frame):
+    from synthvae import SynthVAE
+
+    from conftest import TINY
+
+    model = SynthVAE(random_state=0, **{**TINY, "epochs": 1}).fit(frame)
+    synth = model.sample(50)
+    assert list(synth.columns) == list(frame.columns)
+    assert synth.dtypes.to_dict() == frame.dtypes.to_dict()
