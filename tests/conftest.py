@@ -55,3 +55,18 @@ def pytest_configure(config):
     # Keras' TensorFlow backend calls np.array(tensor, copy=False) internally; the
     # warning is theirs, not ours.
     config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def write_future_model_file(source, path):
+    """Copy a model file as if a future synthvae (format 99, version 9.0.0) had written it."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "meta.json":
+                meta = json.loads(data)
+                meta.update(format_version=99, synthvae_version="9.0.0")
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,7 @@ from synthvae.errors import (
 )
 from synthvae.io import read_table
 
-from conftest import TINY
+from conftest import TINY, write_future_model_file
 
 FAST = {**TINY, "epochs": 2}
 
@@ -285,14 +284,7 @@ def test_newer_model_file_is_refused_with_both_versions(model_file, tmp_path):
     from synthvae import __version__
 
     path = tmp_path / "future.synthvae"
-    with zipfile.ZipFile(model_file) as src, zipfile.ZipFile(path, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "meta.json":
-                meta = json.loads(data)
-                meta.update(format_version=99, synthvae_version="9.0.0")
-                data = json.dumps(meta).encode()
-            dst.writestr(item, data)
+    write_future_model_file(model_file, path)
     assert_one_line_error(["sample", 5, "-m", path], 1, "9.0.0", __version__)
 
 

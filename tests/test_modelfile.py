@@ -7,6 +7,8 @@ import pytest
 from synthvae import SynthVAE
 from synthvae.errors import ModelFileError
 
+from conftest import write_future_model_file
+
 
 @pytest.fixture(scope="module")
 def model_path(fitted, tmp_path_factory):
@@ -76,14 +78,7 @@ def test_truncated_model(tmp_path, model_path):
 
 def test_newer_format_is_refused_with_versions(tmp_path, model_path):
     path = tmp_path / "future.synthvae"
-    with zipfile.ZipFile(model_path) as src, zipfile.ZipFile(path, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "meta.json":
-                meta = json.loads(data)
-                meta.update(format_version=99, synthvae_version="9.0.0")
-                data = json.dumps(meta).encode()
-            dst.writestr(item, data)
+    write_future_model_file(model_path, path)
     with pytest.raises(ModelFileError, match=r"synthvae 9\.0\.0.*format 99"):
         SynthVAE.load(path)
 
