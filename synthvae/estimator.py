@@ -362,7 +362,7 @@ class SynthVAE(BaseEstimator):
         self.prior_ = GaussianMixturePrior.from_state(prior)
         self.vae_ = vae
         self.sigma_ = np.asarray(meta["sigma"], dtype=np.float32)
-        self.calibration_ = Calibration.from_state(meta["calibration"], self.transformer_)
+        self.calibration_ = Calibration.from_state(meta["calibration"])
         self.n_rows_ = meta["n_rows"]
         self.history_ = meta["history"]
         return self

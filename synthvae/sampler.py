@@ -22,6 +22,9 @@ def _softmax(logits):
     return shifted
 
 
+_IDENTITY_RANGE = 1e12
+
+
 class Calibration:
     """Post-training corrections that make the sampled marginals match the training ones.
 
@@ -64,8 +67,9 @@ class Calibration:
             synth = matrix[present_synth[j], column]
             real = train_matrix[present_train[j], column]
             if len(synth) < 10 or len(real) < 10:
-                source.append(levels)  # too few to estimate: leave the column as decoded
-                target.append(levels)
+                # Too few to estimate: an identity map wide enough never to clip a value.
+                source.append(_IDENTITY_RANGE * (2 * levels - 1))
+                target.append(_IDENTITY_RANGE * (2 * levels - 1))
                 continue
             source.append(np.quantile(synth, levels))
             target.append(np.quantile(real, levels))
@@ -88,7 +92,7 @@ class Calibration:
         }
 
     @classmethod
-    def from_state(cls, state, transformer):
+    def from_state(cls, state):
         self = cls(state["logit_bias"], state["source_quantiles"], state["target_quantiles"])
         self.source_quantiles = _rows(self.source_quantiles, 2)
         self.target_quantiles = _rows(self.target_quantiles, 2)

@@ -489,8 +489,13 @@ class DerivedTransformer:
         return np.zeros((len(series), 0), dtype=np.float32)
 
     def inverse_transform(self, source_values):
-        lookup = {_nan_key(a): b for a, b in self.mapping}
-        return pd.Series([lookup.get(_nan_key(v)) for v in source_values], dtype=object)
+        # A hash lookup over the whole column: this runs for every sampled row.
+        present = [(a, b) for a, b in self.mapping if a is not None]
+        when_missing = next((b for a, b in self.mapping if a is None), None)
+        keys = pd.Index([a for a, _ in present], dtype=object)
+        targets = np.array([b for _, b in present] + [when_missing], dtype=object)
+        codes = keys.get_indexer(pd.Series(source_values, dtype=object))
+        return pd.Series(targets[np.where(codes < 0, len(present), codes)], dtype=object)
 
     def get_state(self):
         return {"source": self.source, "mapping": self.mapping}

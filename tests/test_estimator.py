@@ -138,3 +138,19 @@ def test_calibration_matches_category_shares():
 def test_absurd_counts_are_refused(fitted):
     with pytest.raises(UsageError, match="at most"):
         fitted.sample(10**30)
+
+
+def test_column_too_sparse_to_calibrate_is_not_clipped():
+    # 6 values among 400 rows: too few for a quantile map, so the calibration must
+    # pass that column through unchanged (it once clipped it to its upper half).
+    rng = np.random.default_rng(0)
+    sparse = np.full(400, np.nan)
+    sparse[:6] = [1.0, 2.0, 3.0, 40.0, 50.0, 60.0]
+    frame = pd.DataFrame({"sparse": sparse, "x": rng.normal(size=400)})
+    from synthvae.schema import infer_schema
+
+    schema = infer_schema(frame).to_dict()
+    schema["columns"][0]["kind"] = "continuous"  # six values alone would be read as categorical
+    synth = SynthVAE(random_state=0, **TINY).fit(frame, schema=schema).sample(5000)
+    values = synth["sparse"].dropna()
+    assert len(values) > 0 and values.min() < 20
