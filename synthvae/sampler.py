@@ -143,16 +143,17 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
             out[:, index] = calibration.map_continuous(out[:, index].astype(np.float64))
     rows = np.arange(n)
     for span in transformer.softmax_spans_:
-        logits = out[:, span.start : span.stop].astype(np.float64)
+        logits = out[:, span.start : span.stop]
         if argmax:
             codes = logits.argmax(axis=1)
         else:
-            cumulative = np.cumsum(_softmax(logits), axis=1)
-            u = rng.random((n, 1)) * cumulative[:, -1:]
+            # Inverse-CDF draw on the unnormalized weights: one uniform per row.
+            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+            cumulative = np.cumsum(weights, axis=1, out=weights)
+            u = rng.random(n, dtype=np.float32)[:, None] * cumulative[:, -1:]
             codes = np.minimum((cumulative < u).sum(axis=1), span.width - 1)
-        block = np.zeros((n, span.width), dtype=np.float32)
-        block[rows, codes] = 1.0
-        out[:, span.start : span.stop] = block
+        logits[:] = 0.0
+        logits[rows, codes] = 1.0
     return out
 
 
