@@ -20,6 +20,8 @@ setup(
         "scikit-learn>=1.4",
         "click>=8.1",
         "jsonschema>=4.0",
+        # Draws the figures of 'synthvae report'; imported only by that command.
+        "matplotlib>=3.8",
     ],
     extras_require={
         "parquet": ["pyarrow>=14"],

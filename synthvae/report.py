@@ -260,7 +260,7 @@ def _column_figure(name, info, shape):
         na = info["levels"].index("<NA>") if "<NA>" in info["levels"] else -1
         missing = [100.0 * (values[t] == na).mean() for t in ("real", "synth")]
     ax.set_title(name, loc="left", fontweight="bold")
-    ax.legend(frameon=False, loc="best")
+    _legend_beside_title(ax)
     score = shape["score"]
     caption = f"{info['kind']}; {shape['metric']} {'n/a' if score is None else f'{score:.3f}'}"
     if max(missing) > 0:
@@ -304,7 +304,7 @@ def _histograms(ax, real, synth, datetime=False):
     if datetime:
         from matplotlib import dates
 
-        locator = dates.AutoDateLocator(maxticks=6)
+        locator = dates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
     ax.set_ylim(bottom=0)
@@ -356,8 +356,9 @@ def _heatmap(matrix, title, cmap, vmin, vmax, unit, caption):
     side = max(5.0, 0.3 * n + 1.4)
     fig, ax = _figure(side + 0.9, side)
     values = np.ma.masked_invalid(matrix.to_numpy())
-    colours = _colour_map(cmap)
-    colours.set_bad("#eeeeee")
+    import matplotlib
+
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="#eeeeee")  # a copy: the shared map stays
     image = ax.imshow(values, cmap=colours, vmin=vmin, vmax=vmax, aspect="equal", interpolation="nearest")
     labels = [_short(c, 18) for c in matrix.columns]
     ax.set_xticks(range(n), labels, rotation=90)
@@ -371,20 +372,14 @@ def _heatmap(matrix, title, cmap, vmin, vmax, unit, caption):
             for j in range(n):
                 if not hidden[i, j]:
                     v = float(values[i, j])
-                    strong = abs(v - (vmin + vmax) / 2) > 0.3 * (vmax - vmin)
+                    red, green, blue, _ = colours(image.norm(v))
+                    dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
                     ax.text(j, i, f"{v:.2f}" if vmax <= 1.0 else f"{v:.0f}", ha="center", va="center",
-                            fontsize=7, color="white" if strong else "#222")
+                            fontsize=7, color="white" if dark else "#222")
     ax.set_title(title, loc="left", fontweight="bold")
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
     bar.set_label(unit)
     return _embed(fig, title, caption, "heatmap")
-
-
-def _colour_map(name):
-    """A private copy of a named colour map (so set_bad does not touch the shared one)."""
-    import matplotlib
-
-    return matplotlib.colormaps[name].copy()
 
 
 def _dcr_figure(dcr, result):
@@ -405,7 +400,7 @@ def _dcr_figure(dcr, result):
     ax.set_ylabel("share of synthetic rows")
     ax.set_title("Distance to closest record", loc="left", fontweight="bold")
     ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
+    _legend_beside_title(ax)
     caption = (f"{len(d_train):,} synthetic rows; {result['dcr_share']:.1f}% are nearer a training row "
                f"than a holdout row (ties count half; 50 is ideal). Exact copies of training rows: "
                f"{result['exact_copy_rate']:.2f}% (holdout's own rate: {result['holdout_copy_rate']:.2f}%).")
@@ -422,6 +417,12 @@ def _figure(width, height):
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
+
+
+def _legend_beside_title(ax):
+    # Above the plot, right of the title: inside, it would cover bars or a tail.
+    ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2,
+              borderaxespad=0.1, handlelength=1.4, columnspacing=1.0)
 
 
 def _embed(fig, alt, caption, css_class):
