@@ -155,7 +155,7 @@ def render_report(result, details, title=None):
     import matplotlib
 
     style = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-             "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none"}
+             "axes.spines.top": False, "axes.spines.right": False}
     with matplotlib.rc_context(style):
         columns = [_column_figure(name, info, result["columns"][name]) for name, info in details["columns"].items()]
         heatmaps = _heatmap_figures(details["pair_trends"])
@@ -421,6 +421,8 @@ def _figure(width, height):
 
 def _legend_beside_title(ax):
     # Above the plot, right of the title: inside, it would cover bars or a tail.
+    if not ax.get_legend_handles_labels()[0]:
+        return  # nothing drawn (a column without values)
     ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2,
               borderaxespad=0.1, handlelength=1.4, columnspacing=1.0)
 
