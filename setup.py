@@ -22,6 +22,8 @@ setup(
         "jsonschema>=4.0",
         # Writes CSV several times faster than pandas, and reads and writes Parquet.
         "pyarrow>=14",
+        # Draws the figures of 'synthvae report'; imported only by that command.
+        "matplotlib>=3.8",
     ],
     extras_require={
         # sdmetrics only checks that our quality figures agree with the reference

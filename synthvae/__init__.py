@@ -11,7 +11,7 @@ from synthvae.errors import SynthVAEError
 
 __version__ = "0.1.0"
 
-__all__ = ["SynthVAE", "SynthVAEError", "evaluate", "__version__"]
+__all__ = ["SynthVAE", "SynthVAEError", "evaluate", "write_report", "__version__"]
 
 
 def __getattr__(name):
@@ -23,4 +23,8 @@ def __getattr__(name):
         from synthvae.metrics import evaluate
 
         return evaluate
+    if name == "write_report":
+        from synthvae.report import write_report
+
+        return write_report
     raise AttributeError(f"module 'synthvae' has no attribute {name!r}")

@@ -94,6 +94,7 @@ def main(debug):
       synthvae fit data.csv                 learn the table, write ./model.synthvae
       synthvae sample 10000 > synth.csv     new rows, CSV with a header on stdout
       synthvae schema data.csv > s.json     see (and edit) how columns are read
+      synthvae report data.csv synth.csv    compare them in report.html
 
     Every command prints data on stdout and everything else on stderr. Exit
     status: 0 success, 1 bad data or file, 2 bad usage, 130 interrupted.
@@ -217,29 +218,65 @@ def schema(data):
     click.echo(infer_schema(read_table(data)).to_json())
 
 
+def _comparison_inputs(func):
+    """REAL, SYNTH, --holdout, --target and --schema: what 'evaluate' and 'report' read."""
+    decorators = [
+        click.argument("real", type=click.Path(dir_okay=True, path_type=str)),
+        click.argument("synth", type=click.Path(dir_okay=True, path_type=str)),
+        click.option("--holdout", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="Real rows not used for training: enables efficacy, detection and privacy figures."),
+        click.option("--target", default=None, help="Column to predict for the efficacy figure (needs --holdout)."),
+        click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="Schema JSON to read column kinds from instead of inferring them from REAL."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _read_comparison(real, synth, holdout, target, schema_path):
+    """The keyword arguments of metrics.evaluate, read from the files named on the command line."""
+    from synthvae.io import read_table
+    from synthvae.schema import load_schema
+
+    return {
+        "real": read_table(real),
+        "synth": read_table(synth),
+        "holdout": read_table(holdout) if holdout else None,
+        "target": target,
+        "schema": load_schema(schema_path) if schema_path else None,
+    }
+
+
 @main.command()
-@click.argument("real", type=click.Path(dir_okay=True, path_type=str))
-@click.argument("synth", type=click.Path(dir_okay=True, path_type=str))
-@click.option("--holdout", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Real rows not used for training: enables efficacy, detection and privacy figures.")
-@click.option("--target", default=None, help="Column to predict for the efficacy figure (needs --holdout).")
-@click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Schema JSON to read column kinds from instead of inferring them from REAL.")
+@_comparison_inputs
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(real, synth, holdout, target, schema_path, as_json):
     """Score SYNTH against REAL: column shapes, pair trends, and with --holdout
     machine-learning efficacy, detectability and privacy (distance to closest record)."""
-    from synthvae.io import read_table
     from synthvae.metrics import evaluate as run_evaluation
     from synthvae.metrics import format_report
-    from synthvae.schema import load_schema
 
-    result = run_evaluation(
-        read_table(real),
-        read_table(synth),
-        holdout=read_table(holdout) if holdout else None,
-        target=target,
-        schema=load_schema(schema_path) if schema_path else None,
-    )
+    result = run_evaluation(**_read_comparison(real, synth, holdout, target, schema_path))
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@main.command()
+@_comparison_inputs
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default="report.html",
+              show_default=True, help="Where to write the HTML page (written to a temporary name, then renamed).")
+@_friendly
+def report(real, synth, holdout, target, schema_path, output):
+    """Write one self-contained HTML page comparing SYNTH with REAL.
+
+    The page holds the figures of 'synthvae evaluate' with what each means, a
+    real-versus-synthetic plot per column, the pair-trend matrices as heatmaps and,
+    with --holdout, the distance-to-closest-record histograms. Images are embedded:
+    the file opens offline.
+    """
+    from synthvae.report import write_report
+
+    title = f"{os.path.basename(synth)} against {os.path.basename(real)}"
+    write_report(path=output, title=title, **_read_comparison(real, synth, holdout, target, schema_path))
+    click.echo(f"wrote {output}", err=True)

@@ -2,7 +2,9 @@
 
 :func:`evaluate` compares a synthetic table with the real table it was learned from
 (and, optionally, with real rows the model never saw) and returns a flat dict of
-figures; :func:`format_report` prints that dict as a short aligned table.
+figures; :func:`format_report` prints that dict as a short aligned table, and
+:func:`evaluate_with_details` also returns the per-column, per-pair and per-row
+values behind the figures (what ``synthvae report`` draws).
 
 The fidelity figures follow the definitions of SDMetrics' Quality Report (Column
 Shapes and Column Pair Trends: KSComplement, TVComplement, CorrelationSimilarity,
@@ -159,6 +161,49 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
         ``target`` is not a usable column, or ``target`` is given without
         ``holdout``.
     """
+    return evaluate_with_details(real, synth, holdout, target, schema)[0]
+
+
+def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
+    """:func:`evaluate`, plus the per-column, per-pair and per-row values behind it.
+
+    One pass computes both, so a report that shows the figures and the pictures
+    behind them never computes a figure twice.
+
+    Parameters
+    ----------
+    real, synth, holdout, target, schema
+        As for :func:`evaluate`.
+
+    Returns
+    -------
+    result : dict
+        Exactly what :func:`evaluate` returns for the same arguments.
+    details : dict
+        ``columns``
+            ``{name: {"kind", "numeric", "values", "levels"}}`` for every compared
+            column: ``values`` maps "real", "synth" (and "holdout") to the values
+            the figures compared: floats with NaN for numbers and datetimes
+            (seconds since 1970), integer codes into ``levels`` (real's levels
+            first, most frequent first; missing is the level ``"<NA>"``) for
+            categorical and boolean columns, whose ``levels`` is a list.
+        ``pair_trends``
+            ``{"real", "synth", "error"}``: square DataFrames over the compared
+            columns (NaN on the diagonal and where undefined). ``real`` and
+            ``synth`` hold each pair's trend: Pearson correlation for two numeric
+            columns, Cramer's V of the joint table otherwise (numbers binned as
+            for ``pair_trend_error``); ``error`` holds 100 x (1 - the pair's
+            score), the per-pair values ``pair_trend_error`` averages.
+        ``dcr``
+            With ``holdout``: ``{"train", "holdout"}``, the Euclidean distance from
+            each synthetic row in the ``dcr_share`` sample to its nearest row of
+            the training and of the holdout sample; ``None`` without ``holdout``.
+
+    Raises
+    ------
+    InputTypeError, DataError
+        As :func:`evaluate`.
+    """
     columns, kinds, skipped = _check_inputs(real, synth, holdout, target, schema)
     frames = {"real": real, "synth": synth}
     if holdout is not None:
@@ -173,22 +218,40 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
     }
     shapes = _column_shapes(encoded, columns)
     result["column_shape_error"] = _error(s["score"] for s in shapes.values())
-    pairs = _pair_trends(encoded, columns)
+    discrete = _discretize(encoded, columns)
+    pairs = _pair_trends(encoded, columns, discrete)
     result["pair_trend_error"] = _error(p["score"] for p in pairs)
     result["pair_trend_error_strong"] = _error(p["score"] for p in pairs if p["strong"])
     result["n_pairs"] = sum(p["score"] is not None for p in pairs)
     result["n_strong_pairs"] = sum(p["score"] is not None and p["strong"] for p in pairs)
     result["exact_copy_rate"] = _copy_rate(encoded, columns, "synth")
 
+    dcr = None
     if holdout is not None:
         result["holdout_copy_rate"] = _copy_rate(encoded, columns, "holdout")
         result["detection_auc"] = _detection_auc(encoded, columns)
-        result["dcr_share"] = _dcr_share(encoded, columns)
+        d_train, d_hold = _dcr_sq_distances(encoded, columns)
+        result["dcr_share"] = _dcr_share(d_train, d_hold)
+        dcr = {"train": np.sqrt(d_train), "holdout": np.sqrt(d_hold)}
     if target is not None:
         result.update(_ml_efficacy(encoded, columns, target))
     result["columns"] = shapes
     result["pairs"] = pairs
-    return result
+
+    details = {
+        "columns": {
+            str(c): {
+                "kind": kinds[c].kind,
+                "numeric": encoded[c].numeric,
+                "values": encoded[c].values,
+                "levels": None if encoded[c].numeric else list(encoded[c].levels),
+            }
+            for c in columns
+        },
+        "pair_trends": _pair_matrices(columns, pairs, discrete),
+        "dcr": dcr,
+    }
+    return result, details
 
 
 def format_report(result):
@@ -420,7 +483,8 @@ def _tv_complement(real, synth, n_levels):
     return 1.0 - tv_distance(p, q)
 
 
-def _pair_trends(encoded, columns):
+def _discretize(encoded, columns):
+    """Every column as integer codes (numbers binned): ({table: {name: codes}}, {name: size})."""
     discrete = {t: {} for t in ("real", "synth")}
     sizes = {}
     for name in columns:
@@ -432,7 +496,11 @@ def _pair_trends(encoded, columns):
         for t in discrete:
             discrete[t][name] = codes[t]
         sizes[name] = size
+    return discrete, sizes
 
+
+def _pair_trends(encoded, columns, discretized):
+    discrete, sizes = discretized
     pairs = []
     for i, a in enumerate(columns):
         for b in columns[i + 1 :]:
@@ -442,6 +510,27 @@ def _pair_trends(encoded, columns):
             else:
                 pairs.append(_contingency_pair(a, b, discrete, sizes))
     return pairs
+
+
+def _pair_matrices(columns, pairs, discretized):
+    """Square real/synthetic trend and per-pair error matrices (see evaluate_with_details)."""
+    discrete, sizes = discretized
+    names = [str(c) for c in columns]
+    position = {str(c): i for i, c in enumerate(columns)}
+    by_name = dict(zip(names, columns))
+    out = {k: np.full((len(names), len(names)), np.nan) for k in ("real", "synth", "error")}
+    for pair in pairs:
+        a, b = pair["columns"]
+        if pair["metric"] == "CorrelationSimilarity":
+            trend_real, trend_synth = pair["real_correlation"], pair["synthetic_correlation"]
+        else:
+            joint = _joint_tables(by_name[a], by_name[b], discrete, sizes)
+            trend_real, trend_synth = pair["real_association"], cramers_v(joint["synth"])
+        error = None if pair["score"] is None else 100.0 * (1.0 - pair["score"])
+        for key, value in (("real", trend_real), ("synth", trend_synth), ("error", error)):
+            if value is not None:
+                out[key][position[a], position[b]] = out[key][position[b], position[a]] = value
+    return {k: pd.DataFrame(m, index=names, columns=names) for k, m in out.items()}
 
 
 def _bin_codes(real, synth):
@@ -500,14 +589,19 @@ def _pearson(x, y):
     return float(np.clip(np.dot(x, y) / denom, -1.0, 1.0))
 
 
-def _contingency_pair(a, b, discrete, sizes):
+def _joint_tables(a, b, discrete, sizes):
+    """{table: the (levels of a) x (levels of b) frequency table}."""
     size_b = sizes[b]
     cells = sizes[a] * size_b
-    joint = {
-        t: np.bincount(discrete[t][a] * size_b + discrete[t][b], minlength=cells)
+    return {
+        t: np.bincount(discrete[t][a] * size_b + discrete[t][b], minlength=cells).reshape(sizes[a], size_b)
         for t in ("real", "synth")
     }
-    association = cramers_v(joint["real"].reshape(sizes[a], size_b))
+
+
+def _contingency_pair(a, b, discrete, sizes):
+    joint = _joint_tables(a, b, discrete, sizes)
+    association = cramers_v(joint["real"])
     return {
         "columns": [str(a), str(b)],
         "metric": "ContingencySimilarity",
@@ -556,7 +650,8 @@ def _copy_rate(encoded, columns, table):
     return float(100.0 * np.isin(rows, train).mean())
 
 
-def _dcr_share(encoded, columns):
+def _dcr_sq_distances(encoded, columns):
+    """Squared distances from sampled synthetic rows to the nearest train and holdout row."""
     rng = np.random.default_rng(SEED)
     n_ref = min(_n_rows(encoded, "real"), _n_rows(encoded, "holdout"), DCR_REFERENCE_ROWS)
     picks = {
@@ -568,6 +663,10 @@ def _dcr_share(encoded, columns):
     with _single_threaded():
         d_train = _nearest_sq_distance(dense["synth"], codes["synth"], dense["real"], codes["real"])
         d_hold = _nearest_sq_distance(dense["synth"], codes["synth"], dense["holdout"], codes["holdout"])
+    return d_train, d_hold
+
+
+def _dcr_share(d_train, d_hold):
     tie = np.abs(d_train - d_hold) <= TIE_TOLERANCE
     share = np.where(tie, 0.5, (d_train < d_hold).astype(np.float64))
     return float(100.0 * share.mean())

@@ -110,10 +110,11 @@ def test_schema_command_prints_valid_json():
 
 def test_help_does_not_import_tensorflow():
     code = "import sys; from synthvae.cli import main; sys.argv=['synthvae','sample','--help']\n" \
-           "try:\n    main()\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
+           "try:\n    main()\nexcept SystemExit:\n    pass\n" \
+           "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
-    assert result.stdout.strip().endswith("False False"), result.stdout
-    for verb in ("fit", "sample", "schema", "evaluate"):
+    assert result.stdout.strip().endswith("False False False"), result.stdout
+    for verb in ("fit", "sample", "schema", "evaluate", "report"):
         text = synthvae(verb, "--help").stdout
         assert "Usage: " in text and "--help" in text
 
