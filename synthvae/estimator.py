@@ -74,7 +74,7 @@ class SynthVAE(BaseEstimator):
     encoding : {"quantile", "mode"}, default="quantile"
         How numeric and datetime columns are encoded: normal scores through their
         quantiles, or mode-specific normalization with a Bayesian Gaussian mixture.
-    prior_components : int, default=200
+    prior_components : int, default=600
         Components of the Gaussian mixture fitted to the latent codes; 0 samples
         from N(0, I) instead.
     patience : int, default=20
@@ -110,7 +110,7 @@ class SynthVAE(BaseEstimator):
         beta=0.5,
         learning_rate=1e-3,
         encoding="quantile",
-        prior_components=200,
+        prior_components=600,
         patience=20,
         calibrate=True,
         random_state=None,

@@ -4,25 +4,32 @@ A VAE's aggregate posterior is not N(0, I): drawing from N(0, I) lands in "holes
 the decoder never learned and decodes into implausible rows. Fitting a mixture to
 the encoded training rows after training (Ghosh et al., ICLR 2020) keeps new codes
 where the data is. The mixture is small relative to the table (tens of rows per
-component at least) and its covariances are floored, so it summarises the data
-rather than storing it: the model file holds no encoded rows.
+component) and its variances are floored, so it summarises the data rather than
+storing it: the model file holds no encoded rows.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
+from sklearn.cluster import KMeans
 
-# Each component must summarise at least this many rows, so none sits on one row.
-MIN_ROWS_PER_COMPONENT = 50
-FIT_SUBSAMPLE = 10_000
+# Components are made for at least this many rows each, and any that ends up with
+# fewer than MIN_COMPONENT_ROWS is dropped, so no component sits on a single row.
+ROWS_PER_COMPONENT = 50
+MIN_COMPONENT_ROWS = 10
+FIT_SUBSAMPLE = 50_000
+# Added to every component's variance (latent units): keeps draws off the centres.
+VARIANCE_FLOOR = 1e-3
 
 
 class GaussianMixturePrior:
-    """A Gaussian mixture over the latent space.
+    """A diagonal Gaussian mixture over the latent space.
+
+    The components are k-means clusters of the latent codes, each with its own mean,
+    variance and weight. On Adult, 600 such components fit in a few seconds and give
+    better rows than 200 fitted by EM on a subsample, which took as long
+    (BENCHMARKS.md): EM's cost grows with components times rows times iterations,
+    k-means' far more slowly.
 
     Parameters
     ----------
@@ -31,7 +38,7 @@ class GaussianMixturePrior:
     random_state : int
     """
 
-    def __init__(self, n_components=50, random_state=0):
+    def __init__(self, n_components=600, random_state=0):
         self.n_components = n_components
         self.random_state = random_state
 
@@ -39,18 +46,18 @@ class GaussianMixturePrior:
         rng = np.random.default_rng(self.random_state)
         if len(latents) > FIT_SUBSAMPLE:
             latents = latents[rng.choice(len(latents), FIT_SUBSAMPLE, replace=False)]
-        k = int(max(1, min(self.n_components, len(latents) // MIN_ROWS_PER_COMPONENT)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gmm = GaussianMixture(
-                # Diagonal covariances: a full-covariance fit is two orders of magnitude
-                # slower on 32 dimensions, and many diagonal components do as well.
-                n_components=k, covariance_type="diag", reg_covar=1e-3,
-                max_iter=100, random_state=self.random_state,
-            ).fit(latents.astype(np.float64))
-        self.weights_ = gmm.weights_ / gmm.weights_.sum()
-        self.means_ = gmm.means_
-        self.stds_ = np.sqrt(gmm.covariances_)
+        latents = latents.astype(np.float64)
+        k = int(max(1, min(self.n_components, len(latents) // ROWS_PER_COMPONENT)))
+        labels = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=self.random_state).fit_predict(latents)
+        counts = np.bincount(labels, minlength=k).astype(np.float64)
+        keep = counts >= min(MIN_COMPONENT_ROWS, counts.max())
+        sums = np.stack([np.bincount(labels, weights=col, minlength=k) for col in latents.T], axis=1)
+        squares = np.stack([np.bincount(labels, weights=col**2, minlength=k) for col in latents.T], axis=1)
+        means = sums[keep] / counts[keep, None]
+        variances = np.maximum(squares[keep] / counts[keep, None] - means**2, 0.0)
+        self.weights_ = counts[keep] / counts[keep].sum()
+        self.means_ = means
+        self.stds_ = np.sqrt(variances + VARIANCE_FLOOR)
         return self
 
     @classmethod

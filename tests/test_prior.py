@@ -1,6 +1,6 @@
 import numpy as np
 
-from synthvae.prior import MIN_ROWS_PER_COMPONENT, GaussianMixturePrior
+from synthvae.prior import MIN_COMPONENT_ROWS, ROWS_PER_COMPONENT, GaussianMixturePrior
 
 
 def test_mixture_prior_follows_correlated_latents():
@@ -15,9 +15,21 @@ def test_mixture_prior_follows_correlated_latents():
 
 
 def test_components_are_capped_by_rows_and_state_round_trips():
-    latents = np.random.default_rng(0).standard_normal((3 * MIN_ROWS_PER_COMPONENT, 2))
+    latents = np.random.default_rng(0).standard_normal((3 * ROWS_PER_COMPONENT, 2))
     prior = GaussianMixturePrior(n_components=50, random_state=0).fit(latents)
     assert len(prior.weights_) == 3
     again = GaussianMixturePrior.from_state(prior.get_state())
     a = prior.sample(100, np.random.default_rng(2))
     assert np.array_equal(a, again.sample(100, np.random.default_rng(2)))
+
+
+def test_no_component_sits_on_a_few_rows():
+    """Outliers far from everything would get a k-means cluster of their own; such a
+    component would decode back into those training rows, so it is dropped."""
+    rng = np.random.default_rng(0)
+    latents = np.vstack([rng.standard_normal((2000, 2)), [[40.0, 40.0], [-40.0, 40.0], [40.0, -40.0]]])
+    prior = GaussianMixturePrior(n_components=40, random_state=0).fit(latents)
+    shares = prior.weights_ * len(latents)
+    assert shares.min() >= MIN_COMPONENT_ROWS - 1e-9
+    assert np.abs(prior.means_).max() < 10
+    assert np.isclose(prior.weights_.sum(), 1.0)
