@@ -535,15 +535,19 @@ def evaluate_sample(result, evaluate, data):
 # ------------------------------------------------------------------- environment
 
 
-def interpreter_versions(python):
-    """Versions of the relevant packages as seen by an interpreter (no heavy imports)."""
+VERSION_PACKAGES = ("numpy", "pandas", "scikit-learn", "tensorflow", "keras", "torch", "sdv")
+
+
+def interpreter_versions(python, packages=VERSION_PACKAGES):
+    """Versions of ``packages`` as seen by an interpreter (no heavy imports)."""
     code = (
         "import json, platform, importlib.metadata as m\n"
         "def v(p):\n"
         "    try: return m.version(p)\n"
         "    except m.PackageNotFoundError: return None\n"
         "print(json.dumps({'python': platform.python_version(), **{p: v(p) for p in "
-        "['numpy', 'pandas', 'scikit-learn', 'tensorflow', 'keras', 'torch', 'sdv']}}))"
+        + repr(list(packages))
+        + "}}))"
     )
     try:
         out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
