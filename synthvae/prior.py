@@ -48,7 +48,7 @@ class GaussianMixturePrior:
             latents = latents[rng.choice(len(latents), FIT_SUBSAMPLE, replace=False)]
         latents = latents.astype(np.float64)
         k = int(max(1, min(self.n_components, len(latents) // ROWS_PER_COMPONENT)))
-        labels = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=self.random_state).fit_predict(latents)
+        labels = KMeans(n_clusters=k, n_init=1, max_iter=20, random_state=self.random_state).fit_predict(latents)
         counts = np.bincount(labels, minlength=k).astype(np.float64)
         keep = counts >= min(MIN_COMPONENT_ROWS, counts.max())
         sums = np.stack([np.bincount(labels, weights=col, minlength=k) for col in latents.T], axis=1)

@@ -304,8 +304,9 @@ class CategoricalTransformer:
         return self
 
     def _codes(self, series):
-        lookup = pd.Index([_nan_key(v) for v in self.levels_])
-        codes = lookup.get_indexer(series.map(_nan_key))
+        lookup = pd.Index([_nan_key(v) for v in self.levels_], dtype=object)
+        keys = series.astype(object).where(series.notna(), _MISSING)
+        codes = lookup.get_indexer(keys)
         return np.where(codes < 0, len(self.levels_), codes)  # unseen or pooled -> rare level
 
     def transform(self, series):
@@ -515,8 +516,9 @@ def find_derived_columns(frame, schema):
     """Map each categorical column that is a function of an earlier-modelled categorical
     column to that source column's name."""
     candidates = [c.name for c in schema.columns if c.kind in ("categorical", "boolean")]
-    codes = {name: pd.factorize(frame[name].map(_nan_key))[0] for name in candidates}
-    levels = {name: int(c.max()) + 1 for name, c in codes.items()}
+    # Missing values share one code (0), as they share one level when modelled.
+    codes = {name: pd.factorize(frame[name], use_na_sentinel=True)[0] + 1 for name in candidates}
+    levels = {name: len(np.unique(c)) for name, c in codes.items()}
     derived = {}
     for target in candidates:
         if levels[target] < 2:
@@ -526,7 +528,7 @@ def find_derived_columns(frame, schema):
                 continue
             if levels[source] > _DERIVED_MAX_SOURCE_LEVELS or len(frame) < _DERIVED_MIN_ROWS_PER_LEVEL * levels[source]:
                 continue
-            joint = codes[source].astype(np.int64) * levels[target] + codes[target]
+            joint = codes[source].astype(np.int64) * (int(codes[target].max()) + 1) + codes[target]
             if len(np.unique(joint)) == levels[source]:
                 derived[target] = source
                 break
