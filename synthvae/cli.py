@@ -152,26 +152,49 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
               help="Write here instead of stdout; '.parquet' names give Parquet (needs pyarrow), others CSV.")
 @click.option("--argmax", is_flag=True,
               help="Give each categorical column its most likely value instead of drawing one.")
+@click.option("--where", "where", multiple=True, metavar="COND",
+              help="Only rows where COND holds, e.g. \"sex=Female\" or \"age>=40\" (==, =, != on categories; "
+                   ">=, <=, >, < on numbers and dates). Repeat to AND several.")
+@click.option("--reject-copies", "reject_copies", type=click.Path(dir_okay=True, path_type=str), default=None,
+              help="Replace rows that equal, or nearly equal, a row of this table (e.g. the training data) "
+                   "by further draws; the count replaced goes to stderr.")
 @_friendly
-def sample(n, model_path, seed, output, argmax):
+def sample(n, model_path, seed, output, argmax, where, reject_copies):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Rows are made and written in chunks, so any N runs in bounded memory.
+    With --where every row satisfies every condition: a condition text that cannot
+    be read is a usage error (exit 2); one the model says can never hold (unknown
+    column or value, empty range) is a data error (exit 1), found before any rows
+    are made. Category values match exactly, else ignoring surrounding spaces.
     """
     from synthvae.errors import UsageError
     from synthvae.estimator import SynthVAE
     from synthvae.io import output_format, write_chunks
 
     count = _parse_count(n)
+    if where:
+        from synthvae.conditions import normalize
+
+        normalize(where=list(where))  # malformed text is a usage error before the model loads
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise UsageError(f"cannot write {output}: the folder {os.path.dirname(output) or '.'} does not exist")
     model = SynthVAE.load(model_path)
     if seed is None:
         seed = model.random_state
     fmt = output_format(output)
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count)
+    guard = None
+    if reject_copies is not None:
+        from synthvae.copyguard import CopyGuard
+        from synthvae.io import read_table
+
+        guard = CopyGuard(read_table(reject_copies), model.schema_, name=os.path.basename(reject_copies))
+    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count,
+                               where=list(where), reject_copies=guard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
                  integer_columns=_integer_columns(model))
+    if guard is not None:
+        click.echo(guard.message(), err=True)
 
 
 def _with_header(model, chunks):

@@ -275,7 +275,7 @@ class SynthVAE(BaseEstimator):
 
     # -- sampling -------------------------------------------------------------------
 
-    def sample(self, n, random_state=None, argmax=False):
+    def sample(self, n, random_state=None, argmax=False, conditions=None, where=None, reject_copies=None):
         """Draw ``n`` new rows.
 
         Parameters
@@ -286,36 +286,117 @@ class SynthVAE(BaseEstimator):
             estimator gives the same rows every time) or fresh entropy if that is None too.
         argmax : bool, default=False
             Give each categorical column its most likely level instead of drawing it.
+        conditions : dict or None
+            ``{column: value}``: only rows where the column equals the value
+            (categorical and boolean columns; a list of values means any of them).
+            A value that is not a level exactly is matched by its text, then by its
+            text with surrounding spaces ignored (``"Female"`` finds ``" Female"``)
+            when that is unambiguous.
+        where : list or None
+            More conditions, each a string ``"age>=40"`` or a tuple ``("age", ">=", 40)``,
+            operator one of ``==`` (or ``=``), ``!=`` (categories), ``>=``, ``<=``, ``>``,
+            ``<`` (numbers and dates; ``==`` also for integers and dates). All conditions
+            must hold. The rows follow the model's distribution given them; a rare
+            condition costs about what a common one does (see :mod:`synthvae.conditions`).
+        reject_copies : pandas.DataFrame, CopyGuard or None
+            Replace every row equal to a row of this table (the training data, say), or
+            nearer to one than the table's own rows usually are to each other, by a
+            further draw; still ``n`` rows. The count replaced is in
+            ``result.attrs["replaced_copies"]`` (see :class:`synthvae.copyguard.CopyGuard`).
 
         Returns
         -------
         pandas.DataFrame
             Same columns, order and dtypes as the training frame.
+
+        Raises
+        ------
+        DataError
+            A condition can never hold: an unknown column or value, an empty range, an
+            operator that does not fit the column. Raised before any rows are drawn.
         """
-        frames = list(self.iter_sample(n, random_state=random_state, argmax=argmax))
+        rows = self.iter_sample(n, random_state=random_state, argmax=argmax, conditions=conditions, where=where,
+                                reject_copies=reject_copies)
+        frames = list(rows)
         if not frames:
             # One decoded row, cut away, gives the empty frame its column dtypes.
             one_row = np.zeros((1, self.transformer_.width_), np.float32)
-            return self.transformer_.inverse_transform(one_row).iloc[:0]
-        return pd.concat(frames, ignore_index=True)
+            result = self.transformer_.inverse_transform(one_row).iloc[:0]
+        else:
+            result = pd.concat(frames, ignore_index=True)
+        if reject_copies is not None:
+            result.attrs["replaced_copies"] = rows.guard.replaced_
+        return result
 
-    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None):
+    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, conditions=None, where=None,
+                    reject_copies=None):
         """Yield the rows of ``sample(n)`` chunk by chunk, in bounded memory.
 
         ``start`` and ``stop`` pick a slice of those rows (for shards of one job).
+        ``conditions``, ``where`` and ``reject_copies`` are as in :meth:`sample`; they are
+        checked at once, before the first chunk is asked for. The returned iterator's
+        ``guard`` attribute is the :class:`~synthvae.copyguard.CopyGuard` in use (or None).
         """
-        from synthvae.sampler import generate
-
         self._check_fitted()
         n = _check_count(n)
         stop = n if stop is None else stop
+        seed = self._sample_seed(random_state)
+        compiled = self._compile_conditions(conditions, where, argmax)
+        guard = self._copy_guard(reject_copies)
+        return _Rows(self._iter_rows(start, stop, seed, argmax, compiled, guard), guard)
+
+    def _iter_rows(self, start, stop, seed, argmax, compiled, guard):
+        from synthvae import conditions as cond
+        from synthvae.sampler import CHUNK_ROWS, generate
+
         if start >= stop:
             return
-        seed = self._sample_seed(random_state)
-        yield from generate(
-            self._decoder_fn(), self.prior_, self.transformer_, self.sigma_, start, stop, seed,
-            argmax=argmax, calibration=self.calibration_,
-        )
+        decode = self._decoder_fn()
+        if compiled is None:
+            draw = self._unconditional_draw(decode, argmax)
+        else:
+            sampler = cond.ConditionalSampler(
+                compiled, decode, self.prior_, self.transformer_, self.sigma_, self.calibration_, seed)
+            draw = sampler.rows
+        finish = None
+        if guard is not None:
+            def finish(rows, chunk, lo, hi):
+                return guard.apply(rows, np.random.default_rng([seed, chunk, 2]), draw, lo, hi)
+        if compiled is None:
+            yield from generate(
+                decode, self.prior_, self.transformer_, self.sigma_, start, stop, seed,
+                argmax=argmax, calibration=self.calibration_, finish=finish,
+            )
+        else:
+            yield from cond.generate(sampler, self.transformer_, start, stop, seed, CHUNK_ROWS, finish=finish)
+
+    def _unconditional_draw(self, decode, argmax):
+        from synthvae.sampler import decode_to_matrix
+
+        def draw(rng, n):
+            raw = decode(self.prior_.sample(n, rng))
+            matrix = decode_to_matrix(raw, self.transformer_, self.sigma_, rng, argmax=argmax,
+                                      calibration=self.calibration_)
+            return self.transformer_.inverse_transform(matrix, rng=rng)
+
+        return draw
+
+    def _compile_conditions(self, conditions, where, argmax):
+        from synthvae.conditions import compile_conditions, normalize
+
+        items = normalize(conditions, where)
+        if not items:
+            return None
+        if argmax:
+            raise UsageError("argmax cannot be combined with conditions: conditioned columns are drawn")
+        return compile_conditions(items, self.schema_, self.transformer_, self.calibration_)
+
+    def _copy_guard(self, reject_copies):
+        from synthvae.copyguard import CopyGuard
+
+        if reject_copies is None or isinstance(reject_copies, CopyGuard):
+            return reject_copies
+        return CopyGuard(reject_copies, self.schema_)
 
     def _sample_seed(self, random_state):
         return _resolve_seed(self.random_state if random_state is None else random_state)
@@ -366,6 +447,20 @@ class SynthVAE(BaseEstimator):
         self.n_rows_ = meta["n_rows"]
         self.history_ = meta["history"]
         return self
+
+
+class _Rows:
+    """The iterator :meth:`SynthVAE.iter_sample` returns: its rows, and the copy guard."""
+
+    def __init__(self, rows, guard):
+        self._rows = rows
+        self.guard = guard
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._rows)
 
 
 def _json_params(params):

@@ -158,7 +158,7 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
 
 
 def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False, calibration=None,
-             chunk_rows=CHUNK_ROWS):
+             chunk_rows=CHUNK_ROWS, finish=None):
     """Yield DataFrames holding rows ``start`` to ``stop`` (exclusive) of the sample
     that ``seed`` defines.
 
@@ -175,6 +175,10 @@ def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False,
     argmax : bool
         Take each categorical's most likely level instead of drawing one.
     calibration : Calibration or None
+    finish : callable or None
+        ``finish(rows, chunk, lo, hi)`` may replace rows of the whole chunk (the copy
+        guard) before the wanted rows ``lo:hi`` are cut out, so that it too gives the
+        same rows however the sample is split.
     """
     first_chunk, last_chunk = start // chunk_rows, (stop - 1) // chunk_rows
     for chunk in range(first_chunk, last_chunk + 1):
@@ -185,6 +189,9 @@ def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False,
         lo, hi = max(start, chunk_start) - chunk_start, min(stop, chunk_start + chunk_rows) - chunk_start
         # The whole chunk is inverted even when only part is wanted, so the draws
         # inside inverse_transform are the same however the sample is split.
-        rows = transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start).iloc[lo:hi]
+        rows = transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
+        if finish is not None:
+            rows = finish(rows, chunk, lo, hi)
+        rows = rows.iloc[lo:hi]
         rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
         yield rows
