@@ -39,6 +39,7 @@ from synthvae.transformers import (
     IdentifierTransformer,
     MissingIndicator,
     ModeEncoder,
+    _MISSING,
     _nan_key,
     _parse_bool,
     _plain,
@@ -101,7 +102,7 @@ def normalize(conditions=None, where=None):
         for name, value in conditions.items():
             out.append((name, "in" if isinstance(value, (list, tuple, set)) else "==", value))
     if where is not None:
-        if isinstance(where, (str, tuple)):
+        if isinstance(where, str) or (isinstance(where, tuple) and len(where) == 3 and where[1] in OPERATORS + ("=",)):
             where = [where]
         for item in where:
             if isinstance(item, str):
@@ -166,7 +167,9 @@ class Conditions:
         """Boolean mask of the rows that satisfy every condition."""
         ok = np.ones(len(rows), dtype=bool)
         for name, keys in self.allowed.items():
-            ok &= rows[name].map(_nan_key).isin(keys).to_numpy()
+            column = rows[name]
+            hit = column.isin([k for k in keys if k != _MISSING]).to_numpy()
+            ok &= (hit | column.isna().to_numpy()) if _MISSING in keys else hit
         for rule in self.ranges:
             ok &= rule.holds(_as_numbers(rows[rule.column], rule.spec))
         return ok
@@ -239,7 +242,14 @@ def _known_levels(t):
 def _allowed_levels(name, spec, t, conds):
     known = _known_levels(t)
     keys = {_nan_key(v) for v in known}
+    numbers = [v for v in known if v is not None]
+    numeric = bool(numbers) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in numbers)
     for op, value in conds:
+        if op in _RANGE_OPERATORS and op != "==" and numeric:
+            # A number column with few values is modelled as categories; a range picks levels.
+            x = _as_condition_number(name, spec, value)
+            keys &= {_nan_key(v) for v in numbers if _compare(v, op, x)}
+            continue
         if op not in ("==", "!=", "in"):
             raise DataError(
                 f"{name!r} is a {spec.kind} column: use == or != with one of its values "
@@ -251,6 +261,10 @@ def _allowed_levels(name, spec, t, conds):
     if not keys:
         raise DataError(f"no value of {name!r} satisfies {_words(name, conds)}; its values are: {_listing(known)}")
     return keys
+
+
+def _compare(v, op, x):
+    return {">=": v >= x, "<=": v <= x, ">": v > x, "<": v < x}[op]
 
 
 def _words(name, conds):
@@ -441,6 +455,7 @@ class ConditionalSampler:
         self.decode = decode
         self.prior = prior
         self.transformer = transformer
+        self.model_sigma = sigma
         self.sigma = np.maximum(np.asarray(sigma, dtype=np.float64), 1e-6)
         self.calibration = calibration
         self.bias = calibration.logit_bias if calibration is not None else np.zeros(transformer.width_, np.float32)
@@ -516,7 +531,7 @@ class ConditionalSampler:
         raw = self.decode(self._codes(components, rng))
         keep = rng.random(size) * self.envelope[components] < self._weight(raw)
         raw = raw[keep]
-        matrix = decode_to_matrix(raw, self.transformer, self.sigma.astype(np.float32), rng, calibration=self.calibration)
+        matrix = decode_to_matrix(raw, self.transformer, self.model_sigma, rng, calibration=self.calibration)
         self._impose(matrix, raw, rng)
         rows = self.transformer.inverse_transform(matrix, rng=rng)
         self._draw_pooled(rows, matrix, rng)

@@ -317,6 +317,7 @@ class SynthVAE(BaseEstimator):
         """
         rows = self.iter_sample(n, random_state=random_state, argmax=argmax, conditions=conditions, where=where,
                                 reject_copies=reject_copies)
+        before = rows.guard.replaced_ if rows.guard is not None else 0
         frames = list(rows)
         if not frames:
             # One decoded row, cut away, gives the empty frame its column dtypes.
@@ -325,7 +326,7 @@ class SynthVAE(BaseEstimator):
         else:
             result = pd.concat(frames, ignore_index=True)
         if reject_copies is not None:
-            result.attrs["replaced_copies"] = rows.guard.replaced_
+            result.attrs["replaced_copies"] = rows.guard.replaced_ - before
         return result
 
     def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, conditions=None, where=None,
