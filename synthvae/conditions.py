@@ -268,7 +268,8 @@ def _compare(v, op, x):
 
 
 def _words(name, conds):
-    return " and ".join(f"{name} {op} {v!r}" for op, v in conds)
+    return " and ".join(f"{name} {op} {v!r}" if op in ("==", "!=", "in") else f"{name} {op} {str(v).strip()}"
+                        for op, v in conds)
 
 
 def _match_level(name, spec, known, value):
