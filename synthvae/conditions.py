@@ -12,9 +12,10 @@ pre-noise decoder value (so a range of values is an interval of pre-noise values
 once on a grid). z comes from the mixture prior by rejection with an envelope per
 component: component k is proposed with probability w_k M_k, M_k bounding P(C | z) in k
 (from a pilot), and z is kept with probability P(C | z) / M_k. The acceptance rate is the
-mean over the max of P(C | z) within components, not the condition's share, so a
-condition that holds for 1% of the rows costs about what a 30% one does. A final check on
-the written values makes every returned row satisfy every condition exactly.
+mean over the max of P(C | z) within components, not the condition's share: on Adult a
+condition that holds for 1% of the rows costs 6-9x an unconditional sample where
+filtering would cost ~100x (BENCHMARKS.md). A final check on the written values makes
+every returned row satisfy every condition exactly.
 
 Range conditions with ``encoding="mode"`` (not monotone in one value) are met by that
 final check alone: plain rejection, slower for rare ranges.

@@ -296,8 +296,9 @@ class SynthVAE(BaseEstimator):
             More conditions, each a string ``"age>=40"`` or a tuple ``("age", ">=", 40)``,
             operator one of ``==`` (or ``=``), ``!=`` (categories), ``>=``, ``<=``, ``>``,
             ``<`` (numbers and dates; ``==`` also for integers and dates). All conditions
-            must hold. The rows follow the model's distribution given them; a rare
-            condition costs about what a common one does (see :mod:`synthvae.conditions`).
+            must hold. The rows follow the model's distribution given them; latent codes
+            are drawn where the conditions are likely, so a rare condition costs a few
+            times an unconditional sample, not 1/share times (see :mod:`synthvae.conditions`).
         reject_copies : pandas.DataFrame, CopyGuard or None
             Replace every row equal to a row of this table (the training data, say), or
             nearer to one than the table's own rows usually are to each other, by a
