@@ -130,6 +130,15 @@ class _Levels:
     width: int
     slots: set
     columns: list  # table columns whose conditions made this set (for messages)
+    rare_share: float = 1.0  # share of the pooled rare level's mass that is allowed
+
+    def mask(self):
+        """Per slot, the share of its probability that meets the conditions."""
+        out = np.zeros(self.width)
+        out[sorted(self.slots)] = 1.0
+        if self.width - 1 in self.slots:
+            out[self.width - 1] *= self.rare_share
+        return out
 
 
 @dataclasses.dataclass
@@ -314,14 +323,17 @@ def _level_rules(allowed, transformers, transformer, pooled):
         span = next(s for s in transformer.spans_ if s.column == source_name)
         slots = {i for i, level in enumerate(t.levels_) if _nan_key(level) in keys}
         pool = [(v, w) for v, w in zip(t.pooled_, t.pooled_weights_) if _nan_key(v) in keys]
+        share = 1.0
         if pool:
             slots.add(len(t.levels_))
             if len(pool) < len(t.pooled_):
                 pooled[source_name] = ([v for v, _ in pool], np.array([w for _, w in pool]))
+                share = float(sum(w for _, w in pool))
         rule = rules.get(span.start)
         if rule is None:
-            rules[span.start] = _Levels(span.start, span.width, slots, [name])
+            rules[span.start] = _Levels(span.start, span.width, slots, [name], share)
         else:
+            rule.rare_share *= share
             rule.slots &= slots
             rule.columns.append(name)
             if not rule.slots:
@@ -486,8 +498,7 @@ class ConditionalSampler:
         """P(conditions | z) for each row of raw decoder outputs."""
         weight = np.ones(len(raw))
         for rule in self.conditions.levels:
-            probs = self._probs(raw, rule.start, rule.width)
-            weight *= probs[:, sorted(rule.slots)].sum(axis=1)
+            weight *= self._probs(raw, rule.start, rule.width) @ rule.mask()
         for rule in self.conditions.ranges:
             if rule.indicator_start >= 0:
                 weight *= self._probs(raw, rule.indicator_start, 2)[:, 0]
@@ -502,10 +513,7 @@ class ConditionalSampler:
         """Redraw the conditioned columns from their distributions restricted to the conditions."""
         n = len(raw)
         for rule in self.conditions.levels:
-            probs = self._probs(raw, rule.start, rule.width)
-            mask = np.zeros(rule.width)
-            mask[sorted(rule.slots)] = 1.0
-            cumulative = np.cumsum(probs * mask, axis=1)
+            cumulative = np.cumsum(self._probs(raw, rule.start, rule.width) * rule.mask(), axis=1)
             u = rng.random((n, 1)) * cumulative[:, -1:]
             codes = np.minimum((cumulative < u).sum(axis=1), rule.width - 1)
             block = np.zeros((n, rule.width), dtype=np.float32)

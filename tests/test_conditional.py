@@ -163,3 +163,27 @@ def test_cli_where(fitted, tmp_path):
     status, out, err = cli("sample", 5, "-m", model, "--where", "visits>1000")
     assert status == 1 and out == ""
     assert err.startswith("error: no value of 'visits'") and err.count("\n") == 1
+
+
+def test_pooled_rare_levels_keep_their_own_share():
+    """Levels beyond the 500 kept ones share one pooled slot: a condition naming a few
+    of them must give them their own small mass, not the whole pool's."""
+    from synthvae import SynthVAE
+
+    from conftest import TINY
+
+    rng = np.random.default_rng(0)
+    names = [f"n{i:03d}" for i in range(700)]
+    share = np.r_[np.full(100, 0.006), np.full(600, 0.4 / 600)]
+    frame = pd.DataFrame({"name": rng.choice(names, 3000, p=share), "x": rng.normal(size=3000)})
+    # Barely trained and uncalibrated is enough: the pooled slot's mass is split by the
+    # pooled levels' training shares whatever the decoder says.
+    model = SynthVAE(random_state=0, **{**TINY, "epochs": 1, "calibrate": False}).fit(frame)
+    t = model.transformer_.transformers_[0]
+    assert len(t.pooled_) > 10
+    common, rare = t.levels_[0], t.pooled_[:2]
+    rows = model.sample(600, random_state=1, conditions={"name": [common, *rare]})
+    assert set(rows["name"]) <= {common, *rare}
+    # In the data the two pooled levels together hold about 1/15 of what the common one does.
+    assert rows["name"].isin(rare).mean() < 0.25
+    assert rows["name"].isin(rare).any()
