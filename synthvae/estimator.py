@@ -65,7 +65,7 @@ class SynthVAE(BaseEstimator):
     batch_size : int, default=500
     latent_dim : int, default=16
         Size of the latent code.
-    hidden : tuple of int, default=(256, 256)
+    hidden : tuple of int, default=(192, 192)
         Widths of the encoder's hidden layers; the decoder mirrors them.
     beta : float, default=0.5
         Weight of the KL term. Smaller values make a sharper autoencoder whose latent
@@ -106,7 +106,7 @@ class SynthVAE(BaseEstimator):
         epochs=100,
         batch_size=500,
         latent_dim=16,
-        hidden=(256, 256),
+        hidden=(192, 192),
         beta=0.5,
         learning_rate=1e-3,
         encoding="quantile",
