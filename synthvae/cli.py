@@ -151,8 +151,13 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
               help="Write here instead of stdout; '.parquet' names give Parquet (needs pyarrow), others CSV.")
 @click.option("--argmax", is_flag=True,
               help="Give each categorical column its most likely value instead of drawing one.")
+@click.option("--shard", "shard_text", default=None, metavar="I/K",
+              help="Write only shard I of K, counted from 1 (1/4 .. 4/4): a complete file with the header "
+                   "holding rows N*(I-1)//K to N*I//K. The K shards' rows in order are exactly those of "
+                   "'sample N' with the same seed, so each can run on its own machine. Needs a seed "
+                   "(--seed, or one given to 'fit').")
 @_friendly
-def sample(n, model_path, seed, output, argmax):
+def sample(n, model_path, seed, output, argmax, shard_text):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Rows are made and written in chunks, so any N runs in bounded memory.
@@ -162,13 +167,21 @@ def sample(n, model_path, seed, output, argmax):
     from synthvae.io import output_format, write_chunks
 
     count = _parse_count(n)
+    shard = None
+    if shard_text is not None:
+        from synthvae.shard import parse_shard
+
+        shard = parse_shard(shard_text)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise UsageError(f"cannot write {output}: the folder {os.path.dirname(output) or '.'} does not exist")
     model = SynthVAE.load(model_path)
     if seed is None:
         seed = model.random_state
+    if shard is not None and seed is None:
+        raise UsageError("--shard needs --seed (this model was fitted without one): "
+                         "shards drawn with fresh randomness would not fit together")
     fmt = output_format(output)
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count)
+    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
                  integer_columns=_integer_columns(model))
 

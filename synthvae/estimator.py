@@ -275,8 +275,8 @@ class SynthVAE(BaseEstimator):
 
     # -- sampling -------------------------------------------------------------------
 
-    def sample(self, n, random_state=None, argmax=False):
-        """Draw ``n`` new rows.
+    def sample(self, n, random_state=None, argmax=False, shard=None):
+        """Draw ``n`` new rows (or one shard of them).
 
         Parameters
         ----------
@@ -286,29 +286,44 @@ class SynthVAE(BaseEstimator):
             estimator gives the same rows every time) or fresh entropy if that is None too.
         argmax : bool, default=False
             Give each categorical column its most likely level instead of drawing it.
+        shard : (int, int) or None
+            ``(i, k)``: only shard i of k (counted from 1) of the ``n`` rows, i.e. rows
+            ``n*(i-1)//k`` to ``n*i//k``. The k shards concatenated in order are
+            exactly ``sample(n)`` with the same seed, so they can be made on different
+            machines. Needs a seed (``random_state`` here or on the estimator).
 
         Returns
         -------
         pandas.DataFrame
             Same columns, order and dtypes as the training frame.
         """
-        frames = list(self.iter_sample(n, random_state=random_state, argmax=argmax))
+        frames = list(self.iter_sample(n, random_state=random_state, argmax=argmax, shard=shard))
         if not frames:
             # One decoded row, cut away, gives the empty frame its column dtypes.
             one_row = np.zeros((1, self.transformer_.width_), np.float32)
             return self.transformer_.inverse_transform(one_row).iloc[:0]
         return pd.concat(frames, ignore_index=True)
 
-    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None):
+    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, shard=None):
         """Yield the rows of ``sample(n)`` chunk by chunk, in bounded memory.
 
-        ``start`` and ``stop`` pick a slice of those rows (for shards of one job).
+        ``start`` and ``stop`` pick a slice of those rows; ``shard=(i, k)`` picks
+        shard i of k (counted from 1), as :meth:`sample` describes.
         """
         from synthvae.sampler import generate
 
         self._check_fitted()
         n = _check_count(n)
         stop = n if stop is None else stop
+        if shard is not None:
+            from synthvae.shard import shard_bounds
+
+            if random_state is None and self.random_state is None:
+                raise UsageError(
+                    "sampling a shard needs a seed (random_state here or on the model): "
+                    "shards drawn with fresh randomness would not fit together"
+                )
+            start, stop = shard_bounds(n, shard)
         if start >= stop:
             return
         seed = self._sample_seed(random_state)
