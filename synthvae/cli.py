@@ -114,9 +114,16 @@ def main(debug):
               help="Schema JSON (as written by 'synthvae schema') to use instead of inferring one.")
 @click.option("--encoding", type=click.Choice(["quantile", "mode"]), default=None,
               help="How numbers and dates are encoded: normal scores by quantile, or Gaussian-mixture modes.  [default: quantile]")
+@click.option("--strategy", type=click.Choice(["mirrored", "multiworker"]), default=None,
+              help="Data-parallel training with TensorFlow: 'mirrored' over all GPUs of this machine, "
+                   "'multiworker' over the workers named in TF_CONFIG (every worker runs the same command; "
+                   "only the chief writes the model).  [default: Keras' default device]")
+@click.option("--precision", type=click.Choice(["float32", "mixed"]), default="float32", show_default=True,
+              help="'mixed': train in float16 on a GPU (bfloat16 on a CPU), losses in float32. "
+                   "The model file is float32 either way.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision):
     """Learn the table in DATA (a CSV or Parquet file) and write a model file.
 
     Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
@@ -133,7 +140,16 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
         params["epochs"] = epochs
     if encoding is not None:
         params["encoding"] = encoding
+    if strategy is not None:
+        params["strategy"] = strategy
+    if precision != "float32":
+        params["precision"] = precision
     model = SynthVAE(**params).fit(frame, schema=schema)
+    if not getattr(model, "is_chief_", True):
+        # A multi-worker non-chief trained its share; the chief writes the model.
+        if not quiet:
+            click.echo("worker done (the chief writes the model)", err=True)
+        return
     model.save(model_path)
     if not quiet:
         click.echo(f"wrote {model_path} ({len(frame)} rows, {frame.shape[1]} columns learned)", err=True)

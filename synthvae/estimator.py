@@ -86,6 +86,16 @@ class SynthVAE(BaseEstimator):
         Seeds everything: the same seed on the same data gives the same model and rows.
     verbose : bool, default=True
         Print a progress line per epoch on stderr.
+    strategy : {None, "mirrored", "multiworker"}, default=None
+        Data-parallel training with TensorFlow (needs the TensorFlow backend):
+        ``"mirrored"`` uses every GPU of this machine (its CPU when there is none),
+        ``"multiworker"`` every worker that ``TF_CONFIG`` names (each runs the same fit
+        on the same data; see :func:`synthvae.distribute.is_chief` for who saves).
+        None trains on Keras' default device. The batch is rounded down to a multiple
+        of the replicas.
+    precision : {"float32", "mixed"}, default="float32"
+        ``"mixed"`` trains in mixed precision (float16 on a GPU, bfloat16 on a CPU) with
+        the loss layers in float32. Either way the fitted model is float32.
 
     Attributes
     ----------
@@ -115,6 +125,8 @@ class SynthVAE(BaseEstimator):
         calibrate=True,
         random_state=None,
         verbose=True,
+        strategy=None,
+        precision="float32",
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -128,6 +140,8 @@ class SynthVAE(BaseEstimator):
         self.calibrate = calibrate
         self.random_state = random_state
         self.verbose = verbose
+        self.strategy = strategy
+        self.precision = precision
 
     # -- fitting -----------------------------------------------------------------
 
@@ -159,6 +173,7 @@ class SynthVAE(BaseEstimator):
 
         seed = self._seed()
         keras = _import_keras()
+        strategy = self._make_strategy()
         keras.utils.set_random_seed(seed)
         _enable_determinism()
 
@@ -166,7 +181,7 @@ class SynthVAE(BaseEstimator):
         self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(data)
         matrix = self.transformer_.transform(data)
         self.n_rows_ = len(data)
-        self._train(keras, matrix, seed, data)
+        self._train(keras, matrix, seed, data, strategy)
         self._fit_prior(matrix, seed)
         self._calibrate(matrix, seed)
         return self
@@ -180,32 +195,56 @@ class SynthVAE(BaseEstimator):
             raise UsageError(f"encoding must be 'quantile' or 'mode', got {self.encoding!r}")
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise UsageError(f"beta must be a number >= 0, got {self.beta!r}")
+        from synthvae.distribute import check_options
+
+        check_options(self.strategy, self.precision)
+
+    def _make_strategy(self):
+        from synthvae.distribute import is_chief, make_strategy
+
+        strategy = make_strategy(self.strategy)
+        # Whether this process should write the model (False only on multi-worker
+        # non-chiefs); the CLI's fit reads it.
+        self.is_chief_ = is_chief(strategy)
+        return strategy
 
     def _seed(self):
         return _resolve_seed(self.random_state)
 
-    def _train(self, keras, matrix, seed, data):
-        from synthvae.model import build_vae, train_vae
+    def _train(self, keras, matrix, seed, data, strategy=None):
+        from synthvae.distribute import global_batch_size, training_scope
+        from synthvae.model import build_vae, effective_batch_size, train_vae
 
         tt = self.transformer_
-        self.vae_, _, _ = build_vae(
-            matrix.shape[1],
-            tt.continuous_columns_,
-            [(s.start, s.stop) for s in tt.softmax_spans_],
-            latent_dim=self.latent_dim,
-            hidden=tuple(self.hidden),
-            beta=self.beta,
-            seed=seed,
-        )
+
+        def build():
+            return build_vae(
+                matrix.shape[1],
+                tt.continuous_columns_,
+                [(s.start, s.stop) for s in tt.softmax_spans_],
+                latent_dim=self.latent_dim,
+                hidden=tuple(self.hidden),
+                beta=self.beta,
+                seed=seed,
+            )[0]
+
         train, valid = _split(matrix, seed)
+        batch_size = self.batch_size
+        if strategy is not None:
+            batch_size = global_batch_size(effective_batch_size(batch_size, len(train)), strategy)
         # Keras' TerminateOnNaN prints its notice on stdout, which carries data only;
         # the TrainingError below says the same thing in words.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with training_scope(strategy, self.precision), contextlib.redirect_stdout(io.StringIO()):
+            self.vae_ = build()
             history = train_vae(
                 self.vae_, train, valid,
-                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
                 patience=self.patience, verbose=self.verbose,
             )
+        if strategy is not None or self.precision != "float32":
+            # A plain float32 copy: it saves, loads and samples like any other model.
+            trained, self.vae_ = self.vae_, build()
+            self.vae_.set_weights(trained.get_weights())
         self.history_ = history
         losses = np.asarray(self.history_.get("loss", []), dtype=np.float64)
         if not np.isfinite(losses).all():

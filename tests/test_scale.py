@@ -1,6 +1,7 @@
 """Scale features (issue 4): shards of one sample, tf.distribute strategies, mixed
 precision, and streaming fit of a table read in chunks."""
 
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,124 @@ def test_dask_bag_over_shards(adult_model):
     frames = dask_bag.from_sequence(range(1, k + 1), npartitions=k).map(make_shard).compute(scheduler="synchronous")
     whole = SynthVAE.load(path).sample(n, random_state=11)
     pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole)
+
+
+# -- distribution strategies and mixed precision ----------------------------------------
+
+MIRRORED_SCRIPT = """
+import sys
+import tensorflow as tf
+
+# Two logical CPU devices: must be set before TensorFlow initializes its devices.
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras
+from synthvae import SynthVAE
+from synthvae.io import read_table
+
+params = dict(epochs=2, batch_size=63, latent_dim=8, hidden=(32, 32), prior_components=5, verbose=False)
+model = SynthVAE(random_state=0, strategy="mirrored", precision=sys.argv[2], **params)
+model.fit(read_table(sys.argv[1]))
+strategy_replicas = len(tf.config.list_logical_devices("CPU"))
+model.save(sys.argv[3])
+print(strategy_replicas, keras.config.dtype_policy().name, len(model.history_["loss"]))
+"""
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    read_table(EXAMPLE).head(400).to_csv(path, index=False)
+    return path
+
+
+def _load_and_sample(path, columns):
+    model = SynthVAE.load(path)
+    rows = model.sample(50, random_state=0)
+    assert list(rows.columns) == columns and len(rows) == 50
+    return model
+
+
+# float32 only: mixed precision has its own test below, and each run here costs a
+# TensorFlow start-up.
+@pytest.mark.parametrize("precision", ["float32"])
+def test_mirrored_over_two_logical_cpus(small_csv, tmp_path, precision):
+    out = tmp_path / "m.synthvae"
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(small_csv), precision, str(out)],
+        capture_output=True, text=True, env={**ENV, "CUDA_VISIBLE_DEVICES": "-1"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    devices, policy, epochs = result.stdout.split()
+    assert devices == "2" and policy == "float32" and epochs == "2"
+    model = _load_and_sample(out, list(read_table(small_csv).columns))
+    # The saved model is plain float32 whatever it was trained in.
+    assert {layer.dtype_policy.name for layer in model.vae_.get_layer("decoder").layers} == {"float32"}
+
+
+def test_multiworker_two_processes(small_csv, tmp_path):
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        folder = tmp_path / f"worker{index}"
+        folder.mkdir()
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "synthvae", "fit", small_csv, "-o", folder / "model.synthvae",
+             "--strategy", "multiworker", "--seed", "0", "--epochs", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
+            env={**ENV, "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": "-1"},
+        ))
+    results = [finish(p) for p in procs]
+    for code, out, err in results:
+        assert code == 0, err[-3000:]
+        assert out == ""
+    chief, worker = results
+    assert "epoch 2/2" in chief[2] and "epoch 2/2" in worker[2]
+    # Both workers took the same steps on the same averaged gradients.
+    assert chief[2].split("loss ")[2].split()[0] == worker[2].split("loss ")[2].split()[0]
+    assert "wrote" in chief[2] and "chief writes the model" in worker[2]
+    assert list((tmp_path / "worker1").iterdir()) == []  # the worker wrote nothing at all
+    _load_and_sample(tmp_path / "worker0" / "model.synthvae", list(read_table(small_csv).columns))
+
+
+def test_multiworker_without_tf_config_is_a_usage_error(mixed_frame, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UsageError, match="needs TF_CONFIG"):
+        SynthVAE(strategy="multiworker", **TINY).fit(mixed_frame)
+
+
+def test_bad_strategy_or_precision_is_a_usage_error(mixed_frame):
+    with pytest.raises(UsageError, match="strategy must be"):
+        SynthVAE(strategy="ring", **TINY).fit(mixed_frame)
+    with pytest.raises(UsageError, match="precision must be"):
+        SynthVAE(precision="half", **TINY).fit(mixed_frame)
+
+
+def test_mixed_precision_on_cpu_restores_the_policy(mixed_frame, tmp_path):
+    import keras
+
+    plain = SynthVAE(random_state=0, **TINY).fit(mixed_frame)
+    mixed = SynthVAE(random_state=0, precision="mixed", **TINY).fit(mixed_frame)
+    assert keras.config.dtype_policy().name == "float32"
+    # Same seed, same data: only the arithmetic differs, and it shows in the losses.
+    assert np.isfinite(mixed.history_["loss"]).all()
+    assert mixed.history_["loss"] != plain.history_["loss"]
+    mixed.save(tmp_path / "mixed.synthvae")
+    loaded = SynthVAE.load(tmp_path / "mixed.synthvae")
+    assert loaded.precision == "mixed"
+    pd.testing.assert_frame_equal(loaded.sample(200, random_state=1), mixed.sample(200, random_state=1))
