@@ -121,9 +121,13 @@ def main(debug):
 @click.option("--precision", type=click.Choice(["float32", "mixed"]), default="float32", show_default=True,
               help="'mixed': train in float16 on a GPU (bfloat16 on a CPU), losses in float32. "
                    "The model file is float32 either way.")
+@click.option("--stream/--no-stream", default=None,
+              help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
+                   "200,000 rows and each epoch streams the table, so memory stays bounded.  "
+                   "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream):
     """Learn the table in DATA (a CSV or Parquet file) and write a model file.
 
     Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
@@ -133,7 +137,11 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
     from synthvae.io import read_table
     from synthvae.schema import load_schema
 
-    frame = read_table(data)
+    if stream is None:
+        from synthvae.stream import STREAM_BYTES, total_bytes
+
+        stream = os.path.isdir(data) or total_bytes(data) > STREAM_BYTES
+    frame = None if stream else read_table(data)
     schema = load_schema(schema_path) if schema_path else None
     params = {"random_state": seed, "verbose": not quiet}
     if epochs is not None:
@@ -144,7 +152,10 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         params["strategy"] = strategy
     if precision != "float32":
         params["precision"] = precision
-    model = SynthVAE(**params).fit(frame, schema=schema)
+    if stream:
+        model = SynthVAE(**params).fit_stream(data, schema=schema)
+    else:
+        model = SynthVAE(**params).fit(frame, schema=schema)
     if not getattr(model, "is_chief_", True):
         # A multi-worker non-chief trained its share; the chief writes the model.
         if not quiet:
@@ -152,7 +163,7 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         return
     model.save(model_path)
     if not quiet:
-        click.echo(f"wrote {model_path} ({len(frame)} rows, {frame.shape[1]} columns learned)", err=True)
+        click.echo(f"wrote {model_path} ({model.n_rows_} rows, {len(model.schema_.names)} columns learned)", err=True)
 
 
 # Unknown options are let through so that "sample -5" reaches the count check

@@ -186,6 +186,63 @@ class SynthVAE(BaseEstimator):
         self._calibrate(matrix, seed)
         return self
 
+    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
+        """Learn a table too large for memory, reading it in chunks.
+
+        The schema, the column transformers, the held-out rows, the latent prior and
+        the calibration are fitted on a uniform random sample of the rows (read in one
+        pass); training then reads the whole table again each epoch, a chunk at a time,
+        shuffling rows within each chunk. Memory stays bounded by the sample and a few
+        chunks. See :mod:`synthvae.stream`.
+
+        Parameters
+        ----------
+        source : str or Path
+            A CSV or Parquet file, or a folder of CSV/Parquet parts with the same header
+            (read in name order).
+        schema : Schema, dict or None
+            Inferred from the sample when None.
+        sample_rows : int, default=200,000
+        chunk_rows : int, default=100,000
+
+        Returns
+        -------
+        self
+        """
+        from synthvae import stream
+        from synthvae.distribute import global_batch_size
+
+        self._check_params()
+        sample_rows = stream.SAMPLE_ROWS if sample_rows is None else sample_rows
+        chunk_rows = stream.CHUNK_ROWS if chunk_rows is None else chunk_rows
+        seed = self._seed()
+        keras = _import_keras()
+        from synthvae.model import effective_batch_size  # imports keras: after _import_keras
+        strategy = self._make_strategy()
+        keras.utils.set_random_seed(seed)
+        _enable_determinism()
+
+        sample, n_rows = stream.reservoir_sample(source, sample_rows, seed, chunk_rows)
+        if n_rows < MIN_ROWS:
+            raise DataError(f"too few rows to learn from: {n_rows}; synthvae needs at least {MIN_ROWS}")
+        schema = _schema_for(sample, schema)
+        schema.check_frame(sample)
+        sample = sample[schema.names]
+        self.schema_ = schema
+        self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(sample)
+        matrix = self.transformer_.transform(sample)
+        train_part, valid_part = stream.split_sample(sample, seed, VALIDATION_SHARE)
+        valid = self.transformer_.transform(valid_part) if len(valid_part) else None
+        batch_size = global_batch_size(effective_batch_size(self.batch_size, n_rows - len(valid_part)), strategy)
+        batches = stream.stream_batches(
+            source, self.transformer_, schema.names, n_rows, valid_part.index.to_numpy(), batch_size, seed, chunk_rows
+        )
+        self.n_rows_ = n_rows
+        self._train(keras, matrix, seed, sample, strategy, stream=(batches, valid, batch_size))
+        self._fit_prior(matrix, seed)
+        self._calibrate(matrix, seed)
+        return self
+
     def _check_params(self):
         for name in ("epochs", "batch_size", "latent_dim"):
             value = getattr(self, name)
@@ -211,7 +268,7 @@ class SynthVAE(BaseEstimator):
     def _seed(self):
         return _resolve_seed(self.random_state)
 
-    def _train(self, keras, matrix, seed, data, strategy=None):
+    def _train(self, keras, matrix, seed, data, strategy=None, stream=None):
         from synthvae.distribute import global_batch_size, training_scope
         from synthvae.model import build_vae, effective_batch_size, train_vae
 
@@ -228,19 +285,30 @@ class SynthVAE(BaseEstimator):
                 seed=seed,
             )[0]
 
-        train, valid = _split(matrix, seed)
+        train, valid = _split(matrix, seed) if stream is None else (stream[0], stream[1])
         batch_size = self.batch_size
-        if strategy is not None:
+        if stream is not None:
+            from synthvae.stream import train_streaming
+
+            batch_size = stream[2]
+        elif strategy is not None:
             batch_size = global_batch_size(effective_batch_size(batch_size, len(train)), strategy)
         # Keras' TerminateOnNaN prints its notice on stdout, which carries data only;
         # the TrainingError below says the same thing in words.
         with training_scope(strategy, self.precision), contextlib.redirect_stdout(io.StringIO()):
             self.vae_ = build()
-            history = train_vae(
-                self.vae_, train, valid,
-                epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
-                patience=self.patience, verbose=self.verbose,
-            )
+            if stream is None:
+                history = train_vae(
+                    self.vae_, train, valid,
+                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    patience=self.patience, verbose=self.verbose,
+                )
+            else:
+                history = train_streaming(
+                    self.vae_, train, valid,
+                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    patience=self.patience, verbose=self.verbose, probe=matrix[:1024],
+                )
         if strategy is not None or self.precision != "float32":
             # A plain float32 copy: it saves, loads and samples like any other model.
             trained, self.vae_ = self.vae_, build()
@@ -420,6 +488,17 @@ class SynthVAE(BaseEstimator):
         self.n_rows_ = meta["n_rows"]
         self.history_ = meta["history"]
         return self
+
+
+def _schema_for(data, schema):
+    """The schema given (a Schema or its dict form), or one inferred from ``data``."""
+    if schema is None:
+        return infer_schema(data)
+    if isinstance(schema, dict):
+        return Schema.from_dict(schema)
+    if not isinstance(schema, Schema):
+        raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
+    return schema
 
 
 def _json_params(params):

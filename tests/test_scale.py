@@ -239,3 +239,79 @@ def test_mixed_precision_on_cpu_restores_the_policy(mixed_frame, tmp_path):
     loaded = SynthVAE.load(tmp_path / "mixed.synthvae")
     assert loaded.precision == "mixed"
     pd.testing.assert_frame_equal(loaded.sample(200, random_state=1), mixed.sample(200, random_state=1))
+
+
+# -- streaming fit ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_csv(tmp_path_factory):
+    frame = read_table(EXAMPLE)
+    path = tmp_path_factory.mktemp("stream") / "adult.csv"
+    frame.to_csv(path, index=False)
+    return path, read_table(path)
+
+
+def test_reservoir_sample_is_a_seeded_uniform_sample(example_csv):
+    from synthvae.stream import reservoir_sample
+
+    path, frame = example_csv
+    sample, n_rows = reservoir_sample(path, 1000, seed=3, chunk_rows=700)
+    assert n_rows == len(frame) and len(sample) == 1000
+    assert sample.index.is_unique and sample.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(sample, frame.loc[sample.index], check_dtype=False)
+    again, _ = reservoir_sample(path, 1000, seed=3, chunk_rows=700)
+    other, _ = reservoir_sample(path, 1000, seed=4, chunk_rows=700)
+    assert list(again.index) == list(sample.index) and list(other.index) != list(sample.index)
+    # Uniform over the table: each fifth of the rows holds about a fifth of the sample.
+    counts = np.bincount(sample.index.to_numpy() * 5 // n_rows, minlength=5)
+    assert counts.min() > 150 and counts.max() < 250, counts
+    whole, n = reservoir_sample(path, 10**6, seed=0, chunk_rows=700)
+    assert len(whole) == n == len(frame)
+
+
+def test_stream_batches_cover_every_training_row_once(example_csv):
+    from synthvae.stream import reservoir_sample, split_sample, stream_batches
+    from synthvae.transformers import TableTransformer
+    from synthvae.schema import infer_schema
+
+    path, frame = example_csv
+    sample, n_rows = reservoir_sample(path, 1000, seed=0, chunk_rows=700)
+    transformer = TableTransformer(infer_schema(sample)).fit(sample)
+    _, valid = split_sample(sample, 0, 0.1)
+    batches = stream_batches(path, transformer, list(frame.columns), n_rows, valid.index.to_numpy(), 128, 0, 700)
+    epoch = [batches[i][0] for i in range(batches.num_batches)]
+    assert sum(len(b) for b in epoch) == n_rows - len(valid) == batches.n_train
+    assert all(len(b) == 128 for b in epoch[:-1])
+    stacked = np.concatenate(epoch)
+    expected = transformer.transform(frame.drop(index=valid.index))
+    # The same rows, shuffled: compare as sorted row sets.
+    assert np.array_equal(np.unique(stacked, axis=0), np.unique(expected, axis=0))
+    assert not np.array_equal(stacked, expected)
+    batches.on_epoch_end()
+    assert not np.array_equal(np.concatenate([batches[i][0] for i in range(batches.num_batches)]), stacked)
+
+
+def test_fit_stream_then_sample(example_csv):
+    path, frame = example_csv
+    model = SynthVAE(random_state=0, **TINY).fit_stream(path, sample_rows=1500, chunk_rows=900)
+    assert model.n_rows_ == len(frame)
+    assert len(model.history_["loss"]) == TINY["epochs"] and np.isfinite(model.history_["loss"]).all()
+    rows = model.sample(300, random_state=0)
+    assert list(rows.columns) == list(frame.columns) and len(rows) == 300
+    assert set(rows["workclass"].dropna()) <= set(frame["workclass"].dropna())
+
+
+def test_cli_fit_folder_of_parts_streams(example_csv, tmp_path):
+    _, frame = example_csv
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame.iloc[:2500].to_csv(parts / "part-0.csv", index=False)
+    frame.iloc[2500:].to_parquet(parts / "part-1.parquet")
+    (parts / "_SUCCESS").write_text("")  # as Spark writes: ignored
+    code, out, err = finish(run_cli("fit", parts, "-o", tmp_path / "m.synthvae", "--epochs", 1, "--seed", 0))
+    assert code == 0, err
+    assert out == "" and f"({len(frame)} rows, {frame.shape[1]} columns learned)" in err
+    _load_and_sample(tmp_path / "m.synthvae", list(frame.columns))
+    code, out, err = finish(run_cli("fit", tmp_path / "m.synthvae.missing", "--stream"))
+    assert code == 1 and "no such file" in err and err.count("\n") == 1
