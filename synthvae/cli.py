@@ -128,7 +128,8 @@ def main(debug):
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
 def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream):
-    """Learn the table in DATA (a CSV or Parquet file) and write a model file.
+    """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
+    write a model file.
 
     Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
     are missing values. One progress line per epoch goes to stderr.
