@@ -260,7 +260,8 @@ def test_reservoir_sample_is_a_seeded_uniform_sample(example_csv):
     assert n_rows == len(frame) and len(sample) == 1000
     assert sample.index.is_unique and sample.index.is_monotonic_increasing
     pd.testing.assert_frame_equal(sample, frame.loc[sample.index], check_dtype=False)
-    again, _ = reservoir_sample(path, 1000, seed=3, chunk_rows=700)
+    # One random key per row, drawn in row order: the chunk size does not matter, the seed does.
+    again, _ = reservoir_sample(path, 1000, seed=3, chunk_rows=1300)
     other, _ = reservoir_sample(path, 1000, seed=4, chunk_rows=700)
     assert list(again.index) == list(sample.index) and list(other.index) != list(sample.index)
     # Uniform over the table: each fifth of the rows holds about a fifth of the sample.
