@@ -28,7 +28,8 @@ setup(
     extras_require={
         # sdmetrics only checks that our quality figures agree with the reference
         # implementation; it is never imported by synthvae itself.
-        "test": ["pytest>=8", "hypothesis>=6", "sdmetrics>=0.32"],
+        # dask only runs the README's shard example in a test.
+        "test": ["pytest>=8", "hypothesis>=6", "sdmetrics>=0.32", "dask>=2024.1"],
     },
     entry_points={"console_scripts": ["synthvae=synthvae.cli:main"]},
 )

@@ -115,10 +115,22 @@ def main(debug):
               help="Schema JSON (as written by 'synthvae schema') to use instead of inferring one.")
 @click.option("--encoding", type=click.Choice(["quantile", "mode"]), default=None,
               help="How numbers and dates are encoded: normal scores by quantile, or Gaussian-mixture modes.  [default: quantile]")
+@click.option("--strategy", type=click.Choice(["mirrored", "multiworker"]), default=None,
+              help="Data-parallel training with TensorFlow: 'mirrored' over all GPUs of this machine, "
+                   "'multiworker' over the workers named in TF_CONFIG (every worker runs the same command; "
+                   "only the chief writes the model).  [default: Keras' default device]")
+@click.option("--precision", type=click.Choice(["float32", "mixed"]), default="float32", show_default=True,
+              help="'mixed': train in float16 on a GPU (bfloat16 on a CPU), losses in float32. "
+                   "The model file is float32 either way.")
+@click.option("--stream/--no-stream", default=None,
+              help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
+                   "200,000 rows and each epoch streams the table, so memory stays bounded.  "
+                   "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
-    """Learn the table in DATA (a CSV or Parquet file) and write a model file.
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream):
+    """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
+    write a model file.
 
     Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
     are missing values. One progress line per epoch goes to stderr.
@@ -127,17 +139,33 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
     from synthvae.io import read_table
     from synthvae.schema import load_schema
 
-    frame = read_table(data)
+    if stream is None:
+        from synthvae.stream import STREAM_BYTES, total_bytes
+
+        stream = os.path.isdir(data) or total_bytes(data) > STREAM_BYTES
+    frame = None if stream else read_table(data)
     schema = load_schema(schema_path) if schema_path else None
     params = {"random_state": seed, "verbose": not quiet}
     if epochs is not None:
         params["epochs"] = epochs
     if encoding is not None:
         params["encoding"] = encoding
-    model = SynthVAE(**params).fit(frame, schema=schema)
+    if strategy is not None:
+        params["strategy"] = strategy
+    if precision != "float32":
+        params["precision"] = precision
+    if stream:
+        model = SynthVAE(**params).fit_stream(data, schema=schema)
+    else:
+        model = SynthVAE(**params).fit(frame, schema=schema)
+    if not getattr(model, "is_chief_", True):
+        # A multi-worker non-chief trained its share; the chief writes the model.
+        if not quiet:
+            click.echo("worker done (the chief writes the model)", err=True)
+        return
     model.save(model_path)
     if not quiet:
-        click.echo(f"wrote {model_path} ({len(frame)} rows, {frame.shape[1]} columns learned)", err=True)
+        click.echo(f"wrote {model_path} ({model.n_rows_} rows, {len(model.schema_.names)} columns learned)", err=True)
 
 
 # Unknown options are let through so that "sample -5" reaches the count check
@@ -152,6 +180,11 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
               help="Write here instead of stdout; '.parquet' names give Parquet (needs pyarrow), others CSV.")
 @click.option("--argmax", is_flag=True,
               help="Give each categorical column its most likely value instead of drawing one.")
+@click.option("--shard", "shard_text", default=None, metavar="I/K",
+              help="Write only shard I of K, counted from 1 (1/4 .. 4/4): a complete file with the header "
+                   "holding rows N*(I-1)//K to N*I//K. The K shards' rows in order are exactly those of "
+                   "'sample N' with the same seed, so each can run on its own machine. Needs a seed "
+                   "(--seed, or one given to 'fit').")
 @click.option("--where", "where", multiple=True, metavar="COND",
               help="Only rows where COND holds, e.g. \"sex=Female\" or \"age>=40\" (==, =, != on categories; "
                    ">=, <=, >, < on numbers and dates). Repeat to AND several.")
@@ -159,7 +192,7 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet):
               help="Replace rows that equal, or nearly equal, a row of this table (e.g. the training data) "
                    "by further draws; the count replaced goes to stderr.")
 @_friendly
-def sample(n, model_path, seed, output, argmax, where, reject_copies):
+def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Rows are made and written in chunks, so any N runs in bounded memory.
@@ -173,6 +206,11 @@ def sample(n, model_path, seed, output, argmax, where, reject_copies):
     from synthvae.io import output_format, write_chunks
 
     count = _parse_count(n)
+    shard = None
+    if shard_text is not None:
+        from synthvae.shard import parse_shard
+
+        shard = parse_shard(shard_text)
     if where:
         from synthvae.conditions import normalize
 
@@ -182,6 +220,9 @@ def sample(n, model_path, seed, output, argmax, where, reject_copies):
     model = SynthVAE.load(model_path)
     if seed is None:
         seed = model.random_state
+    if shard is not None and seed is None:
+        raise UsageError("--shard needs --seed (this model was fitted without one): "
+                         "shards drawn with fresh randomness would not fit together")
     fmt = output_format(output)
     guard = None
     if reject_copies is not None:
@@ -189,7 +230,7 @@ def sample(n, model_path, seed, output, argmax, where, reject_copies):
         from synthvae.io import read_table
 
         guard = CopyGuard(read_table(reject_copies), model.schema_, name=os.path.basename(reject_copies))
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count,
+    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
                                where=list(where), reject_copies=guard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
                  integer_columns=_integer_columns(model))

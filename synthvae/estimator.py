@@ -65,7 +65,7 @@ class SynthVAE(BaseEstimator):
     batch_size : int, default=500
     latent_dim : int, default=16
         Size of the latent code.
-    hidden : tuple of int, default=(256, 256)
+    hidden : tuple of int, default=(192, 192)
         Widths of the encoder's hidden layers; the decoder mirrors them.
     beta : float, default=0.5
         Weight of the KL term. Smaller values make a sharper autoencoder whose latent
@@ -86,6 +86,16 @@ class SynthVAE(BaseEstimator):
         Seeds everything: the same seed on the same data gives the same model and rows.
     verbose : bool, default=True
         Print a progress line per epoch on stderr.
+    strategy : {None, "mirrored", "multiworker"}, default=None
+        Data-parallel training with TensorFlow (needs the TensorFlow backend):
+        ``"mirrored"`` uses every GPU of this machine (its CPU when there is none),
+        ``"multiworker"`` every worker that ``TF_CONFIG`` names (each runs the same fit
+        on the same data; see :func:`synthvae.distribute.is_chief` for who saves).
+        None trains on Keras' default device. The batch is rounded down to a multiple
+        of the replicas.
+    precision : {"float32", "mixed"}, default="float32"
+        ``"mixed"`` trains in mixed precision (float16 on a GPU, bfloat16 on a CPU) with
+        the loss layers in float32. Either way the fitted model is float32.
 
     Attributes
     ----------
@@ -106,7 +116,7 @@ class SynthVAE(BaseEstimator):
         epochs=100,
         batch_size=500,
         latent_dim=16,
-        hidden=(256, 256),
+        hidden=(192, 192),
         beta=0.5,
         learning_rate=1e-3,
         encoding="quantile",
@@ -115,6 +125,8 @@ class SynthVAE(BaseEstimator):
         calibrate=True,
         random_state=None,
         verbose=True,
+        strategy=None,
+        precision="float32",
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -128,6 +140,8 @@ class SynthVAE(BaseEstimator):
         self.calibrate = calibrate
         self.random_state = random_state
         self.verbose = verbose
+        self.strategy = strategy
+        self.precision = precision
 
     # -- fitting -----------------------------------------------------------------
 
@@ -159,6 +173,7 @@ class SynthVAE(BaseEstimator):
 
         seed = self._seed()
         keras = _import_keras()
+        strategy = self._make_strategy()
         keras.utils.set_random_seed(seed)
         _enable_determinism()
 
@@ -166,7 +181,64 @@ class SynthVAE(BaseEstimator):
         self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(data)
         matrix = self.transformer_.transform(data)
         self.n_rows_ = len(data)
-        self._train(keras, matrix, seed, data)
+        self._train(keras, matrix, seed, data, strategy)
+        self._fit_prior(matrix, seed)
+        self._calibrate(matrix, seed)
+        return self
+
+    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
+        """Learn a table too large for memory, reading it in chunks.
+
+        The schema, the column transformers, the held-out rows, the latent prior and
+        the calibration are fitted on a uniform random sample of the rows (read in one
+        pass); training then reads the whole table again each epoch, a chunk at a time,
+        shuffling rows within each chunk. Memory stays bounded by the sample and a few
+        chunks. See :mod:`synthvae.stream`.
+
+        Parameters
+        ----------
+        source : str or Path
+            A CSV or Parquet file, or a folder of CSV/Parquet parts with the same header
+            (read in name order).
+        schema : Schema, dict or None
+            Inferred from the sample when None.
+        sample_rows : int, default=200,000
+        chunk_rows : int, default=100,000
+
+        Returns
+        -------
+        self
+        """
+        from synthvae import stream
+        from synthvae.distribute import global_batch_size
+
+        self._check_params()
+        sample_rows = stream.SAMPLE_ROWS if sample_rows is None else sample_rows
+        chunk_rows = stream.CHUNK_ROWS if chunk_rows is None else chunk_rows
+        seed = self._seed()
+        keras = _import_keras()
+        from synthvae.model import effective_batch_size  # imports keras: after _import_keras
+        strategy = self._make_strategy()
+        keras.utils.set_random_seed(seed)
+        _enable_determinism()
+
+        sample, n_rows = stream.reservoir_sample(source, sample_rows, seed, chunk_rows)
+        if n_rows < MIN_ROWS:
+            raise DataError(f"too few rows to learn from: {n_rows}; synthvae needs at least {MIN_ROWS}")
+        schema = _schema_for(sample, schema)
+        schema.check_frame(sample)
+        sample = sample[schema.names]
+        self.schema_ = schema
+        self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(sample)
+        matrix = self.transformer_.transform(sample)
+        train_part, valid_part = stream.split_sample(sample, seed, VALIDATION_SHARE)
+        valid = self.transformer_.transform(valid_part) if len(valid_part) else None
+        batch_size = global_batch_size(effective_batch_size(self.batch_size, n_rows - len(valid_part)), strategy)
+        batches = stream.stream_batches(
+            source, self.transformer_, schema.names, n_rows, valid_part.index.to_numpy(), batch_size, seed, chunk_rows
+        )
+        self.n_rows_ = n_rows
+        self._train(keras, matrix, seed, sample, strategy, stream=(batches, valid, batch_size))
         self._fit_prior(matrix, seed)
         self._calibrate(matrix, seed)
         return self
@@ -180,32 +252,67 @@ class SynthVAE(BaseEstimator):
             raise UsageError(f"encoding must be 'quantile' or 'mode', got {self.encoding!r}")
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise UsageError(f"beta must be a number >= 0, got {self.beta!r}")
+        from synthvae.distribute import check_options
+
+        check_options(self.strategy, self.precision)
+
+    def _make_strategy(self):
+        from synthvae.distribute import is_chief, make_strategy
+
+        strategy = make_strategy(self.strategy)
+        # Whether this process should write the model (False only on multi-worker
+        # non-chiefs); the CLI's fit reads it.
+        self.is_chief_ = is_chief(strategy)
+        return strategy
 
     def _seed(self):
         return _resolve_seed(self.random_state)
 
-    def _train(self, keras, matrix, seed, data):
-        from synthvae.model import build_vae, train_vae
+    def _train(self, keras, matrix, seed, data, strategy=None, stream=None):
+        from synthvae.distribute import global_batch_size, training_scope
+        from synthvae.model import build_vae, effective_batch_size, train_vae
 
         tt = self.transformer_
-        self.vae_, _, _ = build_vae(
-            matrix.shape[1],
-            tt.continuous_columns_,
-            [(s.start, s.stop) for s in tt.softmax_spans_],
-            latent_dim=self.latent_dim,
-            hidden=tuple(self.hidden),
-            beta=self.beta,
-            seed=seed,
-        )
-        train, valid = _split(matrix, seed)
+
+        def build():
+            return build_vae(
+                matrix.shape[1],
+                tt.continuous_columns_,
+                [(s.start, s.stop) for s in tt.softmax_spans_],
+                latent_dim=self.latent_dim,
+                hidden=tuple(self.hidden),
+                beta=self.beta,
+                seed=seed,
+            )[0]
+
+        train, valid = _split(matrix, seed) if stream is None else (stream[0], stream[1])
+        batch_size = self.batch_size
+        if stream is not None:
+            from synthvae.stream import train_streaming
+
+            batch_size = stream[2]
+        elif strategy is not None:
+            batch_size = global_batch_size(effective_batch_size(batch_size, len(train)), strategy)
         # Keras' TerminateOnNaN prints its notice on stdout, which carries data only;
         # the TrainingError below says the same thing in words.
-        with contextlib.redirect_stdout(io.StringIO()):
-            history = train_vae(
-                self.vae_, train, valid,
-                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                patience=self.patience, verbose=self.verbose,
-            )
+        with training_scope(strategy, self.precision), contextlib.redirect_stdout(io.StringIO()):
+            self.vae_ = build()
+            if stream is None:
+                history = train_vae(
+                    self.vae_, train, valid,
+                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    patience=self.patience, verbose=self.verbose,
+                )
+            else:
+                history = train_streaming(
+                    self.vae_, train, valid,
+                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    patience=self.patience, verbose=self.verbose, probe=matrix[:1024],
+                )
+        if strategy is not None or self.precision != "float32":
+            # A plain float32 copy: it saves, loads and samples like any other model.
+            trained, self.vae_ = self.vae_, build()
+            self.vae_.set_weights(trained.get_weights())
         self.history_ = history
         losses = np.asarray(self.history_.get("loss", []), dtype=np.float64)
         if not np.isfinite(losses).all():
@@ -275,8 +382,9 @@ class SynthVAE(BaseEstimator):
 
     # -- sampling -------------------------------------------------------------------
 
-    def sample(self, n, random_state=None, argmax=False, conditions=None, where=None, reject_copies=None):
-        """Draw ``n`` new rows.
+    def sample(self, n, random_state=None, argmax=False, shard=None, conditions=None, where=None,
+               reject_copies=None):
+        """Draw ``n`` new rows (or one shard of them).
 
         Parameters
         ----------
@@ -286,6 +394,11 @@ class SynthVAE(BaseEstimator):
             estimator gives the same rows every time) or fresh entropy if that is None too.
         argmax : bool, default=False
             Give each categorical column its most likely level instead of drawing it.
+        shard : (int, int) or None
+            ``(i, k)``: only shard i of k (counted from 1) of the ``n`` rows, i.e. rows
+            ``n*(i-1)//k`` to ``n*i//k``. The k shards concatenated in order are
+            exactly ``sample(n)`` with the same seed, so they can be made on different
+            machines. Needs a seed (``random_state`` here or on the estimator).
         conditions : dict or None
             ``{column: value}``: only rows where the column equals the value
             (categorical and boolean columns; a list of values means any of them).
@@ -316,8 +429,8 @@ class SynthVAE(BaseEstimator):
             A condition can never hold: an unknown column or value, an empty range, an
             operator that does not fit the column. Raised before any rows are drawn.
         """
-        rows = self.iter_sample(n, random_state=random_state, argmax=argmax, conditions=conditions, where=where,
-                                reject_copies=reject_copies)
+        rows = self.iter_sample(n, random_state=random_state, argmax=argmax, shard=shard, conditions=conditions,
+                                where=where, reject_copies=reject_copies)
         before = rows.guard.replaced_ if rows.guard is not None else 0
         frames = list(rows)
         if not frames:
@@ -330,11 +443,12 @@ class SynthVAE(BaseEstimator):
             result.attrs["replaced_copies"] = rows.guard.replaced_ - before
         return result
 
-    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, conditions=None, where=None,
-                    reject_copies=None):
+    def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, shard=None, conditions=None,
+                    where=None, reject_copies=None):
         """Yield the rows of ``sample(n)`` chunk by chunk, in bounded memory.
 
-        ``start`` and ``stop`` pick a slice of those rows (for shards of one job).
+        ``start`` and ``stop`` pick a slice of those rows; ``shard=(i, k)`` picks
+        shard i of k (counted from 1), as :meth:`sample` describes.
         ``conditions``, ``where`` and ``reject_copies`` are as in :meth:`sample`; they are
         checked at once, before the first chunk is asked for. The returned iterator's
         ``guard`` attribute is the :class:`~synthvae.copyguard.CopyGuard` in use (or None).
@@ -342,6 +456,15 @@ class SynthVAE(BaseEstimator):
         self._check_fitted()
         n = _check_count(n)
         stop = n if stop is None else stop
+        if shard is not None:
+            from synthvae.shard import shard_bounds
+
+            if random_state is None and self.random_state is None:
+                raise UsageError(
+                    "sampling a shard needs a seed (random_state here or on the model): "
+                    "shards drawn with fresh randomness would not fit together"
+                )
+            start, stop = shard_bounds(n, shard)
         seed = self._sample_seed(random_state)
         compiled = self._compile_conditions(conditions, where, argmax)
         guard = self._copy_guard(reject_copies)
@@ -463,6 +586,15 @@ class _Rows:
 
     def __next__(self):
         return next(self._rows)
+def _schema_for(data, schema):
+    """The schema given (a Schema or its dict form), or one inferred from ``data``."""
+    if schema is None:
+        return infer_schema(data)
+    if isinstance(schema, dict):
+        return Schema.from_dict(schema)
+    if not isinstance(schema, Schema):
+        raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
+    return schema
 
 
 def _json_params(params):

@@ -128,18 +128,22 @@ def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 
     """
     x_in = keras.Input(shape=(input_dim,), name="x")
     h = _mlp(x_in, hidden, "encoder")
-    mean = layers.Dense(latent_dim, name="z_mean")(h)
-    log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    # The latent heads stay float32 under mixed precision: exp(log_var) overflows
+    # in float16, and the KL term reads them.
+    mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(h)
+    log_var = layers.Dense(latent_dim, name="z_log_var", dtype="float32")(h)
     encoder = keras.Model(x_in, [mean, log_var], name="encoder")
 
     z_in = keras.Input(shape=(latent_dim,), name="z")
     h = _mlp(z_in, tuple(reversed(hidden)), "decoder")
-    x_out = layers.Dense(input_dim, name="x_hat")(h)
+    # Outputs and losses stay float32 under a mixed-precision policy (logits and
+    # log-likelihoods lose too much in 16 bits).
+    x_out = layers.Dense(input_dim, name="x_hat", dtype="float32")(h)
     decoder = keras.Model(z_in, x_out, name="decoder")
 
     x = keras.Input(shape=(input_dim,), name="row")
-    z = KLDivergence(beta=beta, seed=seed, name="kl")(encoder(x))
-    x_hat = ReconstructionLoss(continuous, softmax_spans, name="reconstruction")([x, decoder(z)])
+    z = KLDivergence(beta=beta, seed=seed, name="kl", dtype="float32")(encoder(x))
+    x_hat = ReconstructionLoss(continuous, softmax_spans, name="reconstruction", dtype="float32")([x, decoder(z)])
     vae = keras.Model(x, x_hat, name="vae")
     return vae, encoder, decoder
 

@@ -1,0 +1,230 @@
+"""Fitting a table larger than memory: read it in chunks, never whole.
+
+Two passes over the data, then one per epoch:
+
+1. ``reservoir_sample`` reads every chunk once, counts the rows and keeps a uniform
+   random sample of at most ``sample_rows`` of them (bottom-k of a random key per row,
+   the same as reservoir sampling). The schema, the column transformers, the held-out
+   rows, the latent prior and the calibration are all fitted on that sample.
+2. ``StreamBatches`` (a ``keras.utils.PyDataset``) reads the table again each epoch,
+   transforms each chunk, shuffles its rows (the chunk is the shuffle buffer) and hands
+   Keras full batches; the held-out rows are left out by their row numbers.
+
+Memory is bounded by the sample plus a few chunks, whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import DataError, MissingFileError
+
+# The table is read this many rows at a time; one chunk is also the shuffle buffer.
+CHUNK_ROWS = 100_000
+# Rows kept to fit the schema, the transformers, the prior and the calibration.
+SAMPLE_ROWS = 200_000
+# Held-out rows, taken from the sample, to pick the best epoch.
+MAX_VALID_ROWS = 20_000
+# Above this size a file (or folder) is fitted by streaming, without --stream.
+STREAM_BYTES = 1 << 30
+
+_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".tsv", ".txt", ".parquet")
+
+
+def table_parts(source):
+    """The files that make up ``source``: the file itself, or a folder's CSV/Parquet parts
+    in name order (hidden files and others are ignored)."""
+    path = Path(source)
+    if not path.exists():
+        raise MissingFileError(f"no such file: {path}")
+    if not path.is_dir():
+        return [path]
+    parts = sorted(
+        p for p in path.iterdir()
+        if p.is_file() and not p.name.startswith((".", "_")) and p.name.lower().endswith(_SUFFIXES)
+    )
+    if not parts:
+        raise DataError(f"{path} is a folder with no CSV or Parquet files in it; give a table file or a folder of its parts")
+    return parts
+
+
+def total_bytes(source):
+    return sum(os.path.getsize(p) for p in table_parts(source))
+
+
+def iter_chunks(source, chunk_rows=CHUNK_ROWS):
+    """Yield DataFrames of at most ``chunk_rows`` rows, part after part, in file order.
+
+    CSV parts are read as :func:`synthvae.io.read_table` reads them (delimiter and
+    encoding detected, the same missing-value tokens); every part must have the
+    first part's columns.
+    """
+    columns = None
+    for part in table_parts(source):
+        for chunk in _part_chunks(part, chunk_rows):
+            if columns is None:
+                columns = list(chunk.columns)
+            elif list(chunk.columns) != columns:
+                raise DataError(f"{part} has other columns than the first part; every part needs the same header")
+            yield chunk
+
+
+def _part_chunks(part, chunk_rows):
+    from synthvae import io as sio
+
+    if part.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            from synthvae.errors import UsageError
+
+            raise UsageError("reading Parquet needs pyarrow: pip install 'synthvae[parquet]'") from None
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+        return
+    head = sio._read_head(part)
+    if not head.strip():
+        raise DataError(f"{part} is empty; it needs a header line and at least one row")
+    reader = pd.read_csv(
+        part, sep=sio._detect_delimiter(head), encoding=sio._detect_encoding(part),
+        na_values=sio.NA_TOKENS, keep_default_na=False, chunksize=chunk_rows, low_memory=False,
+    )
+    try:
+        with reader:
+            yield from reader
+    except pd.errors.ParserError as exc:
+        raise DataError(f"cannot parse {part}: {sio._parser_message(exc)}") from None
+
+
+def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
+    """A uniform random sample of at most ``size`` rows of the whole table, in one pass.
+
+    Returns
+    -------
+    sample : pandas.DataFrame
+        The kept rows, in table order, indexed by their row number in the table.
+    n_rows : int
+        Rows in the whole table.
+    """
+    rng = np.random.default_rng([seed, 7])
+    kept, keys, n_rows = None, np.empty(0), 0
+    for chunk in iter_chunks(source, chunk_rows):
+        chunk = chunk.set_axis(np.arange(n_rows, n_rows + len(chunk)), axis=0)
+        n_rows += len(chunk)
+        chunk_keys = rng.random(len(chunk))
+        if kept is None:
+            kept, keys = chunk.iloc[:0], np.empty(0)
+        # Only rows whose key beats the current k-th smallest can enter.
+        if len(keys) >= size:
+            threshold = np.partition(keys, size - 1)[size - 1]
+            entering = chunk_keys < threshold
+            chunk, chunk_keys = chunk[entering], chunk_keys[entering]
+        kept = pd.concat([kept, chunk]) if len(kept) else chunk
+        keys = np.concatenate([keys, chunk_keys])
+        if len(keys) > size:
+            best = np.sort(np.argpartition(keys, size - 1)[:size])
+            kept, keys = kept.iloc[best], keys[best]
+    if kept is None or n_rows == 0:
+        raise DataError(f"{source} has a header but no rows")
+    return kept.sort_index(), n_rows
+
+
+def split_sample(sample, seed, share):
+    """Held-out rows from the sample (``share`` of it, at most MAX_VALID_ROWS), and the rest."""
+    n_valid = min(int(len(sample) * share), MAX_VALID_ROWS)
+    if n_valid < 20:
+        return sample, sample.iloc[:0]
+    order = np.random.default_rng([seed, 8]).permutation(len(sample))
+    return sample.iloc[np.sort(order[n_valid:])], sample.iloc[np.sort(order[:n_valid])]
+
+
+def _keras_py_dataset():
+    import keras
+
+    return keras.utils.PyDataset
+
+
+def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, seed, chunk_rows=CHUNK_ROWS):
+    """A ``keras.utils.PyDataset`` of transformed, shuffled batches of the table (see module doc)."""
+
+    class StreamBatches(_keras_py_dataset()):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.exclude = np.sort(np.asarray(exclude, dtype=np.int64))
+            self.n_train = n_rows - len(self.exclude)
+            self.epoch = 0
+            self._restart()
+
+        @property
+        def num_batches(self):
+            return max(1, -(-self.n_train // batch_size))
+
+        def _restart(self):
+            self._batches = self._generate(self.epoch)
+            self._next = 0
+
+        def _generate(self, epoch):
+            rng = np.random.default_rng([seed, 9, epoch])
+            start, carry = 0, None
+            for chunk in iter_chunks(source, chunk_rows):
+                rows = np.arange(start, start + len(chunk))
+                start += len(chunk)
+                keep = ~np.isin(rows, self.exclude, assume_unique=True)
+                matrix = transformer.transform(chunk.loc[keep, columns] if not keep.all() else chunk[columns])
+                matrix = matrix[rng.permutation(len(matrix))]
+                if carry is not None and len(carry):
+                    matrix = np.concatenate([carry, matrix])
+                full = len(matrix) - len(matrix) % batch_size
+                for i in range(0, full, batch_size):
+                    yield (matrix[i : i + batch_size],)
+                carry = matrix[full:]
+            if carry is not None and len(carry):
+                yield (carry,)
+
+        def __getitem__(self, index):
+            # Keras asks for batches in order (fit's shuffle is off: the chunks are
+            # shuffled here) after peeking at the first ones for their shape.
+            if index != self._next:
+                self._restart()
+                for _ in range(index):
+                    next(self._batches)
+                self._next = index
+            self._next += 1
+            try:
+                return next(self._batches)
+            except StopIteration:
+                raise IndexError(index) from None
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._restart()
+
+    return StreamBatches()
+
+
+def train_streaming(vae, batches, valid, epochs, batch_size, learning_rate, patience, verbose, probe):
+    """``model.train_vae`` for a stream of batches: same optimizer, callbacks and history."""
+    import keras
+
+    from synthvae.model import ProgressLogger
+
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if verbose:
+        callbacks.append(ProgressLogger(epochs, probe))
+    if valid is not None and len(valid):
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
+    history = vae.fit(
+        batches,
+        validation_data=(valid,) if valid is not None and len(valid) else None,
+        validation_batch_size=batch_size,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
