@@ -13,7 +13,7 @@ once on a grid). z comes from the mixture prior by rejection with an envelope pe
 component: component k is proposed with probability w_k M_k, M_k bounding P(C | z) in k
 (from a pilot), and z is kept with probability P(C | z) / M_k. The acceptance rate is the
 mean over the max of P(C | z) within components, not the condition's share: on Adult a
-condition that holds for 1% of the rows costs about 4-5x an unconditional sample where
+condition that holds for 1% of the rows costs about 4x an unconditional sample where
 filtering would cost ~100x (BENCHMARKS.md). A final check on the written values makes
 every returned row satisfy every condition exactly.
 
