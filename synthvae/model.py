@@ -69,20 +69,26 @@ class ReconstructionLoss(layers.Layer):
         super().__init__(**kwargs)
         self.continuous = [int(i) for i in continuous]
         self.softmax_spans = [(int(a), int(b)) for a, b in softmax_spans]
-        self.log_sigma = self.add_weight(
-            shape=(max(len(self.continuous), 1),),
-            initializer=keras.initializers.Constant(math.log(0.1)),
-            name="log_sigma",
-        )
+        # A table with no continuous column has no scale to learn (an unused weight
+        # would only draw a "no gradient" warning).
+        self.log_sigma = None
+        if self.continuous:
+            self.log_sigma = self.add_weight(
+                shape=(len(self.continuous),),
+                initializer=keras.initializers.Constant(math.log(0.1)),
+                name="log_sigma",
+            )
 
     def sigma(self):
+        if self.log_sigma is None:
+            return ops.zeros((0,))
         return ops.clip(ops.exp(self.log_sigma), 0.01, 1.0)
 
     def call(self, inputs):
         x, x_hat = inputs
         loss = 0.0
         if self.continuous:
-            sigma = self.sigma()[: len(self.continuous)]
+            sigma = self.sigma()
             index = np.asarray(self.continuous, dtype="int32")
             diff = ops.take(x, index, axis=1) - ops.take(x_hat, index, axis=1)
             loss = loss + ops.sum(0.5 * ops.square(diff / sigma) + ops.log(sigma), axis=-1)

@@ -25,7 +25,7 @@ from synthvae.errors import MissingFileError, ModelFileError
 from synthvae.io import atomic_path
 
 FORMAT = "synthvae-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MEMBERS = ("meta.json", "schema.json", "transformer.json", "prior.json", "model.keras")
 MAX_JSON_BYTES = 256 * 1024 * 1024
 MAX_KERAS_BYTES = 4 * 1024 * 1024 * 1024

@@ -295,6 +295,9 @@ class CategoricalTransformer:
         return (("softmax", len(self.levels_) + (1 if self.pooled_ else 0)),)
 
     def fit(self, series):
+        # One missing marker: pandas 2 counts None and NaN as two values (a table read
+        # from CSV and Parquet parts has both), which would make two missing levels.
+        series = series.astype(object).where(series.notna(), np.nan)
         counts = series.value_counts(dropna=False, sort=True)
         keep = counts.iloc[: self.max_levels]
         rest = counts.iloc[self.max_levels :]
