@@ -29,6 +29,10 @@ FIT_SUBSAMPLE = 20_000
 # Categories beyond this many are pooled into one "rare" level (drawn back from the
 # pooled values' frequencies) so a 300k-level column never becomes a 300k-wide softmax.
 MAX_LEVELS = 500
+# Quantiles kept per numeric column. The inverse is linear between neighbouring
+# quantiles, so the top 1/QUANTILES of the values is spread evenly up to the
+# maximum: with 1,000, a column with a few extreme values got dozens.
+QUANTILES = 10_000
 # sklearn's QuantileTransformer clips normal scores to about this bound.
 _NORMAL_BOUND = 5.2
 
@@ -75,7 +79,7 @@ class QuantileEncoder:
         # quantile table, where the mapping is exactly invertible.
         sample = np.concatenate([_subsample(values, rng), [values.min(), values.max()]]).reshape(-1, 1)
         self.quantile_ = QuantileTransformer(
-            n_quantiles=min(1000, len(sample)), output_distribution="normal", subsample=None
+            n_quantiles=min(QUANTILES, len(sample)), output_distribution="normal", subsample=None
         ).fit(sample)
         return self
 
