@@ -82,7 +82,7 @@ def _part_chunks(part, chunk_rows):
         except ImportError:
             from synthvae.errors import UsageError
 
-            raise UsageError("reading Parquet needs pyarrow: pip install 'synthvae[parquet]'") from None
+            raise UsageError("reading Parquet needs pyarrow: pip install pyarrow") from None
         for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
         return
