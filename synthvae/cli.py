@@ -177,7 +177,7 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
 @click.option("--seed", type=int, default=None,
               help="Random seed of this draw: the same seed gives byte-identical output.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write here instead of stdout; '.parquet' names give Parquet (needs pyarrow), others CSV.")
+              help="Write here instead of stdout; '.parquet' names give Parquet, others CSV.")
 @click.option("--argmax", is_flag=True,
               help="Give each categorical column its most likely value instead of drawing one.")
 @click.option("--shard", "shard_text", default=None, metavar="I/K",
