@@ -183,6 +183,24 @@ def effective_batch_size(batch_size, n_rows):
     return int(max(1, min(batch_size, max(16, n_rows // 20))))
 
 
+class HeldOutLoss(keras.callbacks.Callback):
+    """Puts the loss on the held-out rows into the epoch's logs as ``val_loss``.
+
+    One ``test_on_batch`` call: Keras' own per-epoch evaluation builds an epoch
+    iterator and a callback list each time, which on Adult cost more (about 80 ms)
+    than the forward pass itself (5 ms), 8 s over a 100-epoch fit. It must come
+    before the callbacks that read ``val_loss``.
+    """
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_loss"] = float(self.model.test_on_batch(self.rows, return_dict=True)["loss"])
+
+
 def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, verbose):
     """Fit ``vae`` on the matrix ``train``; keep the weights of the best held-out epoch.
 
@@ -193,6 +211,8 @@ def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, ve
     """
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     callbacks = [keras.callbacks.TerminateOnNaN()]
+    if valid is not None:
+        callbacks.append(HeldOutLoss(valid))
     if verbose:
         callbacks.append(ProgressLogger(epochs, train[:1024]))
     if valid is not None:
@@ -201,7 +221,6 @@ def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, ve
         )
     history = vae.fit(
         train,
-        validation_data=(valid,) if valid is not None else None,
         batch_size=effective_batch_size(batch_size, len(train)),
         epochs=epochs,
         shuffle=True,
