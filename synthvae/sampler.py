@@ -8,6 +8,8 @@ one call, streamed, or as a shard of a larger job.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 # Rows per chunk: large enough to keep the decoder's matrix products efficient,
@@ -141,29 +143,45 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
     likely level when ``argmax``.
     """
-    out = np.array(raw, dtype=np.float32, copy=True)
-    if calibration is not None:
-        out += calibration.logit_bias[None, :]
-    n = len(out)
+    raw = np.asarray(raw, dtype=np.float32)
+    n = len(raw)
+    out = np.zeros(raw.shape, dtype=np.float32)
     index = transformer.continuous_columns_
     if len(index):
-        out[:, index] += (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        values = raw[:, index] + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
         if calibration is not None and calibration.source_quantiles.shape[0] == len(index):
-            out[:, index] = calibration.map_continuous(out[:, index].astype(np.float64))
-    rows = np.arange(n)
-    for span in transformer.softmax_spans_:
-        logits = out[:, span.start : span.stop]
-        if argmax:
-            codes = logits.argmax(axis=1)
-        else:
-            # Inverse-CDF draw on the unnormalized weights: one uniform per row.
-            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-            cumulative = np.cumsum(weights, axis=1, out=weights)
-            u = rng.random(n, dtype=np.float32)[:, None] * cumulative[:, -1:]
-            codes = np.minimum((cumulative < u).sum(axis=1), span.width - 1)
-        logits[:] = 0.0
-        logits[rows, codes] = 1.0
+            values = calibration.map_continuous(values.astype(np.float64))
+        out[:, index] = values
+    spans = transformer.softmax_spans_
+    if spans:
+        # Levels as rows: each step below is one pass over a contiguous row of n
+        # values, where working across a row-major span would stride through memory.
+        levels = np.ascontiguousarray(raw.T)
+        if calibration is not None:
+            levels += calibration.logit_bias[:, None]
+        flat = out.reshape(-1)
+        first = np.arange(n) * out.shape[1]
+        for span in spans:
+            codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            flat[first + span.start + codes] = 1.0
     return out
+
+
+def _draw_levels(logits, rng, argmax):
+    """One level per column of ``logits`` (levels x rows): the largest, or a draw by
+    inverse CDF on the unnormalized weights with one uniform per row."""
+    width = len(logits)
+    if argmax:
+        return logits.argmax(axis=0)
+    weights = logits - logits.max(axis=0)
+    np.exp(weights, out=weights)
+    for j in range(1, width):  # the cumulative sum, a row at a time
+        weights[j] += weights[j - 1]
+    u = rng.random(logits.shape[1], dtype=np.float32) * weights[-1]
+    codes = np.zeros(logits.shape[1], dtype=np.intp)
+    for j in range(width - 1):
+        codes += weights[j] < u
+    return codes
 
 
 def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False, calibration=None,
@@ -190,17 +208,32 @@ def generate(decode, prior, transformer, sigma, start, stop, seed, argmax=False,
         same rows however the sample is split.
     """
     first_chunk, last_chunk = start // chunk_rows, (stop - 1) // chunk_rows
-    for chunk in range(first_chunk, last_chunk + 1):
+
+    def decoded(chunk):
         rng = np.random.default_rng([seed, chunk])
         z = prior.sample(chunk_rows, rng)
-        matrix = decode_to_matrix(decode(z), transformer, sigma, rng, argmax=argmax, calibration=calibration)
-        chunk_start = chunk * chunk_rows
-        lo, hi = max(start, chunk_start) - chunk_start, min(stop, chunk_start + chunk_rows) - chunk_start
-        # The whole chunk is inverted even when only part is wanted, so the draws
-        # inside inverse_transform are the same however the sample is split.
-        rows = transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
-        if finish is not None:
-            rows = finish(rows, chunk, lo, hi)
-        rows = rows.iloc[lo:hi]
-        rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
-        yield rows
+        return rng, decode_to_matrix(decode(z), transformer, sigma, rng, argmax=argmax, calibration=calibration)
+
+    # The next chunk is decoded on a second thread while this one is turned into a
+    # frame and written: the decoder and NumPy release the GIL, so on two cores the
+    # two halves (each about half the work) overlap. Every chunk has its own
+    # generator, so the rows do not depend on the timing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(decoded, first_chunk)
+        try:
+            for chunk in range(first_chunk, last_chunk + 1):
+                rng, matrix = ahead.result()
+                if chunk < last_chunk:
+                    ahead = pool.submit(decoded, chunk + 1)
+                chunk_start = chunk * chunk_rows
+                lo, hi = max(start, chunk_start) - chunk_start, min(stop, chunk_start + chunk_rows) - chunk_start
+                # The whole chunk is inverted even when only part is wanted, so the
+                # draws inside inverse_transform are the same however the sample is split.
+                rows = transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
+                if finish is not None:
+                    rows = finish(rows, chunk, lo, hi)
+                rows = rows.iloc[lo:hi]
+                rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
+                yield rows
+        finally:
+            ahead.cancel()
