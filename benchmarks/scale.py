@@ -119,6 +119,14 @@ def parse_args(argv):
         ),
     )
     parser.add_argument(
+        "--with-fit", action="store_true",
+        help=(
+            "first run `benchmarks/run.py --datasets adult`: synthvae and TVAE fitted on Adult with "
+            "default settings, timed and scored (about 10 minutes, most of it TVAE); the report then "
+            "opens with every target of issue 4 from this one run"
+        ),
+    )
+    parser.add_argument(
         "--tvae-python", type=Path,
         default=bench.DEFAULT_VENV_PYTHON if bench.DEFAULT_VENV_PYTHON.exists() else Path(sys.executable),
         help=(
@@ -302,6 +310,26 @@ def measure_growth(args):
     for n in args.sizes["growth_rows"]:
         samples.append(sample_cli(model, n, SCALE_DIR / f"diamonds-sample-{n}.csv"))
     return {"fits": fits, "samples": samples, "zero": zero, "model": model, "source_rows": len(diamonds)}
+
+
+def measure_fit_and_quality(args):
+    """Run benchmarks/run.py on Adult (both methods, default settings) and read its results."""
+    if not args.with_fit:
+        return None
+    markdown = SCALE_DIR / "run-adult.md"
+    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--datasets", "adult",
+               "--tvae-python", str(args.tvae_python), "--out", str(markdown)] + (["--quick"] if args.quick else [])
+    log("benchmarks/run.py --datasets adult (fits synthvae and TVAE with default settings) ...")
+    code = subprocess.call(command, cwd=REPO)
+    out = {"command": "python benchmarks/run.py --datasets adult" + (" --quick" if args.quick else ""), "returncode": code}
+    if markdown.exists():
+        out["markdown"] = markdown.read_text(encoding="utf-8")
+    for method in ("synthvae", "tvae"):
+        path = bench.result_path("adult", method, args.quick)
+        out[method] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"error": "no result"}
+    if code:
+        out["error"] = f"benchmarks/run.py exited with {code}"
+    return out
 
 
 def measure_fit_memory(args):
@@ -784,6 +812,96 @@ def render_fit_memory(fit):
     return lines + table(["fit", "wall s", "peak RSS MiB", "GB", "≤ 1.5 GB?", "load (1 min)"], body)
 
 
+# Issue 3's quality targets for Adult: (metric key, label, target, at_most).
+QUALITY_TARGETS = (
+    ("column_shape_error", "column-shape error", 1.0, True),
+    ("pair_trend_error", "pair-trend error, all pairs", 2.0, True),
+    ("pair_trend_error_strong", "pair-trend error, strong pairs", 3.0, True),
+    ("ml_efficacy_synth", "ML efficacy AUC (train on synthetic, test on the real holdout)", 0.910, False),
+    ("detection_auc", "detection AUC", 0.70, True),
+)
+
+
+def steady_rows_per_s(runs):
+    if len(runs) == 2 and all(r.get("wall_s") for r in runs) and runs[1]["wall_s"] > runs[0]["wall_s"]:
+        return (runs[1]["rows"] - runs[0]["rows"]) / (runs[1]["wall_s"] - runs[0]["wall_s"])
+    return None
+
+
+def render_targets(parts):
+    """Every target of issue 4 in one table, each from a section below of this same run."""
+    fq = parts["fit_quality"]
+    lines = ["### 0. The targets of issue 4, from this run", ""]
+    if fq is None:
+        return lines + ["Fit time and quality not measured (run with `--with-fit`); see the sections below."]
+    sv, tv = fq.get("synthvae") or {}, fq.get("tvae") or {}
+    sm, tm = sv.get("metrics") or {}, tv.get("metrics") or {}
+
+    def ratio(a, b):
+        return f"{a / b:.1f}×" if a and b else "—"
+
+    body = []
+    fit_s, tvae_fit_s = sv.get("fit_s"), tv.get("fit_s")
+    fit_ok = fit_s is not None and tvae_fit_s is not None and fit_s <= 40 and tvae_fit_s / fit_s >= 4
+    body.append(["Adult fit, default settings, wall s (in-process, TensorFlow import included; table 7)",
+                 fmt(fit_s, "{:.1f}"), fmt(tvae_fit_s, "{:.1f}"), ratio(tvae_fit_s, fit_s),
+                 "≤ 40 s and ≥ 4×", "yes" if fit_ok else "**no**"])
+    for key, label, target, at_most in QUALITY_TARGETS:
+        body.append([f"… that fit's {label} (table 7)", fmt(sm.get(key), "{:.3f}"), fmt(tm.get(key), "{:.3f}"), "—",
+                     f"{'≤' if at_most else '≥'} {target}", met(sm.get(key), target, at_most)])
+    dcr = sm.get("dcr_share")
+    body.append(["… DCR share, % (table 7)", fmt(dcr, "{:.1f}"), fmt(tm.get("dcr_share"), "{:.1f}"), "—", "50 ± 3",
+                 "—" if dcr is None else ("yes" if abs(dcr - 50) <= 3 else "**no**")])
+    copies, holdout = sm.get("exact_copy_rate"), sm.get("holdout_copy_rate")
+    body.append(["… exact copies of training rows, % (table 7)", fmt(copies, "{:.3f}"), fmt(tm.get("exact_copy_rate"), "{:.3f}"),
+                 "—", f"≤ the holdout's {fmt(holdout, '{:.3f}')}", met(copies, holdout, True) if holdout is not None else "—"])
+    fit_mib = sv.get("peak_rss_mib")
+    body.append(["Adult fit peak RSS, GB (table 6)", fmt(fit_mib and fit_mib * MiB / 1e9), fmt(tv.get("peak_rss_mib") and tv["peak_rss_mib"] * MiB / 1e9),
+                 "—", "≤ 1.5", met(fit_mib, TARGET_FIT_MIB, True)])
+    sampling = parts["sampling"]
+    runs = sampling.get("runs") or []
+    steady = steady_rows_per_s(runs)
+    body.append(["steady sampling to CSV, rows/s (table 2)", fmt(steady, "{:,.0f}"), "—", "—",
+                 f"≥ {TARGET_ROWS_PER_S:,}", met(steady, TARGET_ROWS_PER_S, False)])
+    zero = (sampling.get("zero") or {}).get("wall_s")
+    if runs and runs[-1].get("wall_s") and zero and runs[-1]["rows"] == 1_000_000:
+        net = runs[-1]["wall_s"] - zero
+        body.append(["`sample 1000000 > file`, s after start-up (table 2)", fmt(net), "—", "—",
+                     f"≤ {TARGET_1M_S:.0f}", met(net, TARGET_1M_S, True)])
+    ip, tvs = parts["inprocess"], parts["tvae"] or {}
+    a, b = ip.get("sample_write_s"), tvs.get("sample_write_s")
+    body.append([f"sample and write {fmt(ip.get('rows'), '{:,}')} rows, in-process, s (table 3)", fmt(a), fmt(b), ratio(b, a),
+                 f"≥ {TARGET_TVAE_RATIO:.0f}×", met(a and b and b / a, TARGET_TVAE_RATIO, False)])
+    memory = [r for r in sampling.get("memory", []) if r.get("peak_rss_mib")]
+    if len(memory) == 2 and memory[1]["rows"] >= 10_000_000:
+        mem = memory[1]["peak_rss_mib"] / memory[0]["peak_rss_mib"]
+        body.append(["peak RSS, `sample 10000000` ÷ `sample 100000` (table 2)", f"{mem:.2f}", "—", "—",
+                     f"≤ {TARGET_MEMORY_RATIO}", met(mem, TARGET_MEMORY_RATIO, True)])
+    for row in parts["startup"]:
+        if "-c pass" not in row["label"]:
+            body.append([f"{row['label']}, median s (table 1)", fmt(row.get("median_s"), "{:.3f}"), "—", "—",
+                         f"≤ {TARGET_STARTUP_S}", met(row.get("median_s"), TARGET_STARTUP_S, True)])
+    fits = [f for f in parts["growth"]["fits"] if f.get("wall_s")]
+    if len(fits) == 3:
+        first = (fits[1]["wall_s"] - fits[0]["wall_s"]) / (fits[1]["rows"] - fits[0]["rows"]) * 1000
+        last = (fits[2]["wall_s"] - fits[1]["wall_s"]) / (fits[2]["rows"] - fits[1]["rows"]) * 1000
+        body.append([f"fit growth: marginal s per 1,000 rows, {fits[1]['rows']:,}→{fits[2]['rows']:,} ÷ "
+                     f"{fits[0]['rows']:,}→{fits[1]['rows']:,} (table 5)", f"{last / first:.2f}", "—", "—",
+                     "≤ 1 (linear or better)", met(last / first, 1.0, True)])
+    body.append(["GPU epoch time", "not measured: no device machine was lent to this task", "—", "—", "—", "—"])
+    return lines + table(["target", "synthvae", "TVAE", "TVAE ÷ synthvae", "bar", "met?"], body)
+
+
+def render_fit_quality(fq):
+    if fq is None:
+        return []
+    lines = ["### 7. Adult fit and quality, synthvae and TVAE with default settings", "",
+             f"`{fq['command']}`, run by this script before the sections above; its report follows "
+             "(headings demoted one level)." + (f" **It failed**: {fq['error']}" if fq.get("error") else ""), ""]
+    text = fq.get("markdown") or "(no report written)"
+    return lines + [("#" + line) if line.startswith("#") else line for line in text.splitlines()]
+
+
 def render_report(args, argv, parts, load_before, started):
     packages = ("numpy", "pandas", "pyarrow", "tensorflow", "keras", "torch", "sdv")
     versions = {f"synthvae (`{sys.executable}`)": bench.interpreter_versions(sys.executable, packages)}
@@ -806,10 +924,10 @@ def render_report(args, argv, parts, load_before, started):
         lines.append(f"- {label}: " + ", ".join(f"{k} {v}" for k, v in info.items() if v)
                      if "error" not in info else f"- {label}: {info['error']}")
     lines += ["- Times are wall seconds; peak RSS is per process (`ru_maxrss` of the child, or VmHWM).", ""]
-    sections = [render_startup(parts["startup"]), render_sampling(parts["sampling"]),
+    sections = [render_targets(parts), render_startup(parts["startup"]), render_sampling(parts["sampling"]),
                 render_versus(parts["inprocess"], parts["tvae"], parts["sampling"], parts["tvae_skip"]),
                 render_limit(parts["inprocess"], parts["sampling"]), render_growth(parts["growth"]),
-                render_fit_memory(parts["fit_memory"])]
+                render_fit_memory(parts["fit_memory"]), render_fit_quality(parts["fit_quality"])]
     for section in sections:
         lines += section + [""]
     return "\n".join(lines)
@@ -825,6 +943,7 @@ def failures(parts):
     found += [parts["inprocess"].get("error"), (parts["tvae"] or {}).get("error")]
     found += [r.get("error") for r in parts["growth"]["fits"] + parts["growth"]["samples"]]
     found.append(parts["fit_memory"].get("error"))
+    found.append((parts["fit_quality"] or {}).get("error"))
     return [f for f in found if f]
 
 
@@ -837,7 +956,7 @@ def main(argv=None):
         return run_child(args)
     SCALE_DIR.mkdir(parents=True, exist_ok=True)
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    parts = {"startup": measure_startup()}
+    parts = {"fit_quality": measure_fit_and_quality(args), "startup": measure_startup()}
     parts["sampling"] = measure_sampling(args)
     parts["inprocess"] = (measure_inprocess(args, parts["sampling"]) if not parts["sampling"]["fit"].get("error")
                           else {"error": "the Adult fit failed"})

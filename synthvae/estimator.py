@@ -238,7 +238,7 @@ class SynthVAE(BaseEstimator):
             source, self.transformer_, schema.names, n_rows, valid_part.index.to_numpy(), batch_size, seed, chunk_rows
         )
         self.n_rows_ = n_rows
-        self._train(keras, matrix, seed, sample, strategy, stream=(batches, valid, batch_size))
+        self._train(keras, matrix, seed, sample, strategy, stream=(batches, valid))
         self._fit_prior(matrix, seed)
         self._calibrate(matrix, seed)
         return self
@@ -285,16 +285,12 @@ class SynthVAE(BaseEstimator):
                 seed=seed,
             )[0]
 
-        train, valid = _split(matrix, seed) if stream is None else (stream[0], stream[1])
+        train, valid = _split(matrix, seed) if stream is None else stream
         batch_size = self.batch_size
-        if stream is not None:
-            from synthvae.stream import train_streaming
-
-            batch_size = stream[2]
-        elif strategy is not None:
+        if stream is None and strategy is not None:
             batch_size = global_batch_size(effective_batch_size(batch_size, len(train)), strategy)
-        # Keras' TerminateOnNaN prints its notice on stdout, which carries data only;
-        # the TrainingError below says the same thing in words.
+        # stdout carries data only, and Keras prints some notices there (the
+        # TrainingError below says in words what went wrong).
         with training_scope(strategy, self.precision), contextlib.redirect_stdout(io.StringIO()):
             self.vae_ = build()
             if stream is None:
@@ -304,9 +300,11 @@ class SynthVAE(BaseEstimator):
                     patience=self.patience, verbose=self.verbose,
                 )
             else:
+                from synthvae.stream import train_streaming
+
                 history = train_streaming(
                     self.vae_, train, valid,
-                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    epochs=self.epochs, learning_rate=self.learning_rate,
                     patience=self.patience, verbose=self.verbose, probe=matrix[:1024],
                 )
         if strategy is not None or self.precision != "float32":

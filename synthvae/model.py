@@ -201,6 +201,35 @@ class HeldOutLoss(keras.callbacks.Callback):
             logs["val_loss"] = float(self.model.test_on_batch(self.rows, return_dict=True)["loss"])
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training after an epoch whose loss is NaN or infinite.
+
+    Keras' TerminateOnNaN checks after every batch, which turns each step's loss into
+    a Python number: about 4 % of an Adult epoch. A diverged run costs one epoch more
+    this way, and the caller reports it from the history either way.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
+def training_callbacks(epochs, valid, patience, verbose, probe):
+    """The callbacks of every fit: stop on divergence, the held-out loss and early
+    stopping on it when there are held-out rows, a progress line per epoch if verbose."""
+    callbacks = [StopOnNonFiniteLoss()]
+    if valid is not None and len(valid):
+        callbacks.append(HeldOutLoss(valid))  # before the callbacks that read val_loss
+    if verbose:
+        callbacks.append(ProgressLogger(epochs, probe))
+    if valid is not None and len(valid):
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        )
+    return callbacks
+
+
 def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, verbose):
     """Fit ``vae`` on the matrix ``train``; keep the weights of the best held-out epoch.
 
@@ -210,15 +239,7 @@ def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, ve
         Per-epoch losses (``loss`` and, with a held-out part, ``val_loss``).
     """
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    if valid is not None:
-        callbacks.append(HeldOutLoss(valid))
-    if verbose:
-        callbacks.append(ProgressLogger(epochs, train[:1024]))
-    if valid is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-        )
+    callbacks = training_callbacks(epochs, valid, patience, verbose, probe=train[:1024])
     history = vae.fit(
         train,
         batch_size=effective_batch_size(batch_size, len(train)),

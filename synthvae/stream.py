@@ -206,25 +206,18 @@ def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, se
     return StreamBatches()
 
 
-def train_streaming(vae, batches, valid, epochs, batch_size, learning_rate, patience, verbose, probe):
+def train_streaming(vae, batches, valid, epochs, learning_rate, patience, verbose, probe):
     """``model.train_vae`` for a stream of batches: same optimizer, callbacks and history."""
     import keras
 
-    from synthvae.model import ProgressLogger
+    from synthvae.model import training_callbacks
 
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    if verbose:
-        callbacks.append(ProgressLogger(epochs, probe))
-    if valid is not None and len(valid):
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     history = vae.fit(
         batches,
-        validation_data=(valid,) if valid is not None and len(valid) else None,
-        validation_batch_size=batch_size,
         epochs=epochs,
         shuffle=False,
         verbose=0,
-        callbacks=callbacks,
+        callbacks=training_callbacks(epochs, valid, patience, verbose, probe),
     )
     return {k: [float(v) for v in values] for k, values in history.history.items()}
