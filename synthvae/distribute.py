@@ -102,16 +102,29 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def mixed_policy_name():
-    """float16 where a GPU computes it fast; bfloat16 on the CPU (float16 is slow there)."""
+def gpu_count():
+    """How many GPUs Keras' backend (TensorFlow, JAX or PyTorch) trains on."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        if tf.config.list_physical_devices("GPU"):
-            return "mixed_float16"
-    return "mixed_bfloat16"
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return sum(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return 0
+
+
+def mixed_policy_name():
+    """float16 where a GPU computes it fast; bfloat16 on the CPU (float16 is slow there)."""
+    return "mixed_float16" if gpu_count() else "mixed_bfloat16"
 
 
 def replicas(strategy):

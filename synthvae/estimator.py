@@ -27,6 +27,16 @@ MIN_ROWS = 10
 MAX_ROWS = 10**12
 # Rows held out to watch for overfitting and to pick the best epoch.
 VALIDATION_SHARE = 0.1
+# Rows per step when batch_size is None: the training rows / MIN_STEPS_PER_EPOCH,
+# from 500 up to the device's cap. Adult (29k training rows) keeps 500: its quality
+# needs about 60 steps an epoch (batches of 1,000 or 2,000 lost pair-trend accuracy).
+# A larger table takes larger steps: Adult resampled to 130k rows trained as well or
+# better at 1,831 rows a step as at 500, and faster (BENCHMARKS.md). A GPU costs about
+# the same per step up to thousands of rows, so its cap is higher.
+MIN_BATCH_ROWS = 500
+MIN_STEPS_PER_EPOCH = 64
+MAX_BATCH_ROWS = {"CPU": 2048, "GPU": 8192}
+BASE_LEARNING_RATE = 1e-3
 
 
 def _import_keras():
@@ -62,7 +72,10 @@ class SynthVAE(BaseEstimator):
     epochs : int, default=100
         Upper bound on passes over the training rows (training stops earlier when
         the held-out loss stops improving).
-    batch_size : int, default=500
+    batch_size : int or None, default=None
+        Rows per training step. None: the training rows / 64, from 500 up to 2,048 on
+        a CPU or 8,192 on a GPU, so a large table takes fewer, larger steps (with
+        ``strategy="mirrored"`` a step is split across the GPUs).
     latent_dim : int, default=16
         Size of the latent code.
     hidden : tuple of int, default=(192, 192)
@@ -70,7 +83,9 @@ class SynthVAE(BaseEstimator):
     beta : float, default=0.5
         Weight of the KL term. Smaller values make a sharper autoencoder whose latent
         codes spread further from N(0, I); the mixture prior covers them either way.
-    learning_rate : float, default=1e-3
+    learning_rate : float or None, default=None
+        Adam's step size. None: 1e-3 at a batch of 500, times √(batch / 500) for a
+        larger batch.
     encoding : {"quantile", "mode"}, default="quantile"
         How numeric and datetime columns are encoded: normal scores through their
         quantiles, or mode-specific normalization with a Bayesian Gaussian mixture.
@@ -108,17 +123,23 @@ class SynthVAE(BaseEstimator):
     calibration_ : Calibration
     history_ : dict
         Per-epoch training and held-out losses.
+    device_ : {"CPU", "GPU"}
+        Where training ran.
+    batch_size_ : int
+        Rows per step as trained (a small table gets smaller steps: a twentieth of
+        its rows, at least 16).
+    learning_rate_ : float
     n_rows_ : int
     """
 
     def __init__(
         self,
         epochs=100,
-        batch_size=500,
+        batch_size=None,
         latent_dim=16,
         hidden=(192, 192),
         beta=0.5,
-        learning_rate=1e-3,
+        learning_rate=None,
         encoding="quantile",
         prior_components=600,
         patience=20,
@@ -210,14 +231,12 @@ class SynthVAE(BaseEstimator):
         self
         """
         from synthvae import stream
-        from synthvae.distribute import global_batch_size
 
         self._check_params()
         sample_rows = stream.SAMPLE_ROWS if sample_rows is None else sample_rows
         chunk_rows = stream.CHUNK_ROWS if chunk_rows is None else chunk_rows
         seed = self._seed()
         keras = _import_keras()
-        from synthvae.model import effective_batch_size  # imports keras: after _import_keras
         strategy = self._make_strategy()
         keras.utils.set_random_seed(seed)
         _enable_determinism()
@@ -233,9 +252,10 @@ class SynthVAE(BaseEstimator):
         matrix = self.transformer_.transform(sample)
         train_part, valid_part = stream.split_sample(sample, seed, VALIDATION_SHARE)
         valid = self.transformer_.transform(valid_part) if len(valid_part) else None
-        batch_size = global_batch_size(effective_batch_size(self.batch_size, n_rows - len(valid_part)), strategy)
+        self._set_training_scale(n_rows - len(valid_part), strategy)
         batches = stream.stream_batches(
-            source, self.transformer_, schema.names, n_rows, valid_part.index.to_numpy(), batch_size, seed, chunk_rows
+            source, self.transformer_, schema.names, n_rows, valid_part.index.to_numpy(), self.batch_size_, seed,
+            chunk_rows,
         )
         self.n_rows_ = n_rows
         self._train(keras, matrix, seed, sample, strategy, stream=(batches, valid))
@@ -246,8 +266,15 @@ class SynthVAE(BaseEstimator):
     def _check_params(self):
         for name in ("epochs", "batch_size", "latent_dim"):
             value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+        rate = self.learning_rate
+        if rate is not None and (
+            not isinstance(rate, (int, float, np.number)) or isinstance(rate, bool) or not 0 < rate < float("inf")
+        ):
+            raise UsageError(f"learning_rate must be a positive number or None, got {rate!r}")
         if self.encoding not in ("quantile", "mode"):
             raise UsageError(f"encoding must be 'quantile' or 'mode', got {self.encoding!r}")
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
@@ -269,8 +296,8 @@ class SynthVAE(BaseEstimator):
         return _resolve_seed(self.random_state)
 
     def _train(self, keras, matrix, seed, data, strategy=None, stream=None):
-        from synthvae.distribute import global_batch_size, training_scope
-        from synthvae.model import build_vae, effective_batch_size, train_vae
+        from synthvae.distribute import training_scope
+        from synthvae.model import build_vae, train_vae
 
         tt = self.transformer_
 
@@ -286,9 +313,8 @@ class SynthVAE(BaseEstimator):
             )[0]
 
         train, valid = _split(matrix, seed) if stream is None else stream
-        batch_size = self.batch_size
-        if stream is None and strategy is not None:
-            batch_size = global_batch_size(effective_batch_size(batch_size, len(train)), strategy)
+        if stream is None:
+            self._set_training_scale(len(train), strategy)
         # stdout carries data only, and Keras prints some notices there (the
         # TrainingError below says in words what went wrong).
         with training_scope(strategy, self.precision), contextlib.redirect_stdout(io.StringIO()):
@@ -296,7 +322,7 @@ class SynthVAE(BaseEstimator):
             if stream is None:
                 history = train_vae(
                     self.vae_, train, valid,
-                    epochs=self.epochs, batch_size=batch_size, learning_rate=self.learning_rate,
+                    epochs=self.epochs, batch_size=self.batch_size_, learning_rate=self.learning_rate_,
                     patience=self.patience, verbose=self.verbose,
                 )
             else:
@@ -304,7 +330,7 @@ class SynthVAE(BaseEstimator):
 
                 history = train_streaming(
                     self.vae_, train, valid,
-                    epochs=self.epochs, learning_rate=self.learning_rate,
+                    epochs=self.epochs, learning_rate=self.learning_rate_,
                     patience=self.patience, verbose=self.verbose, probe=matrix[:1024],
                 )
         if strategy is not None or self.precision != "float32":
@@ -317,6 +343,19 @@ class SynthVAE(BaseEstimator):
             raise TrainingError(self._divergence_message(losses, data))
         sigma = self.vae_.get_layer("reconstruction").sigma()
         self.sigma_ = np.asarray(keras.ops.convert_to_numpy(sigma), dtype=np.float32)[: len(tt.continuous_columns_)]
+
+    def _set_training_scale(self, n_train, strategy):
+        """Choose the batch for this table and device, and the learning rate that goes with it."""
+        from synthvae.distribute import global_batch_size, gpu_count
+        from synthvae.model import effective_batch_size
+
+        self.device_ = "GPU" if gpu_count() else "CPU"
+        batch = self.batch_size
+        if batch is None:
+            batch = int(np.clip(n_train // MIN_STEPS_PER_EPOCH, MIN_BATCH_ROWS, MAX_BATCH_ROWS[self.device_]))
+        self.learning_rate_ = float(self.learning_rate if self.learning_rate is not None
+                                    else BASE_LEARNING_RATE * np.sqrt(max(1.0, batch / MIN_BATCH_ROWS)))
+        self.batch_size_ = global_batch_size(effective_batch_size(batch, n_train), strategy)
 
     def _divergence_message(self, losses, data):
         """Say when training diverged and which numeric column most likely drove it."""
@@ -331,7 +370,7 @@ class SynthVAE(BaseEstimator):
                 f"The numeric column with the largest values is {name!r} (up to {size:.3g}): "
                 "check it for extreme or wrongly scaled values; "
             )
-        return message + f"a smaller learning_rate (now {self.learning_rate!r}) may also help"
+        return message + f"a smaller learning_rate (now {self.learning_rate_:.3g}) may also help"
 
     def _largest_numeric_column(self, data):
         best = None
@@ -542,6 +581,7 @@ class SynthVAE(BaseEstimator):
             "sigma": self.sigma_.tolist(),
             "calibration": self.calibration_.get_state(),
             "history": self.history_,
+            "training": {"device": self.device_, "batch_size": self.batch_size_, "learning_rate": self.learning_rate_},
         }
         write_model_file(
             path, meta, self.schema_.to_dict(), self.transformer_.get_state(), self.prior_.get_state(), self.vae_
@@ -569,6 +609,11 @@ class SynthVAE(BaseEstimator):
         self.calibration_ = Calibration.from_state(meta["calibration"])
         self.n_rows_ = meta["n_rows"]
         self.history_ = meta["history"]
+        # Written since this key was added; files of the same format without it load too.
+        training = meta.get("training") or {}
+        self.device_ = training.get("device")
+        self.batch_size_ = training.get("batch_size")
+        self.learning_rate_ = training.get("learning_rate")
         return self
 
 

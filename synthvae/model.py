@@ -242,7 +242,7 @@ def train_vae(vae, train, valid, epochs, batch_size, learning_rate, patience, ve
     callbacks = training_callbacks(epochs, valid, patience, verbose, probe=train[:1024])
     history = vae.fit(
         train,
-        batch_size=effective_batch_size(batch_size, len(train)),
+        batch_size=batch_size,
         epochs=epochs,
         shuffle=True,
         verbose=0,

@@ -241,6 +241,74 @@ def test_mixed_precision_on_cpu_restores_the_policy(mixed_frame, tmp_path):
     pd.testing.assert_frame_equal(loaded.sample(200, random_state=1), mixed.sample(200, random_state=1))
 
 
+@pytest.fixture(scope="module")
+def long_frame():
+    """Enough rows that the batch rule reaches the CPU's cap."""
+    rng = np.random.default_rng(0)
+    n = 150_000
+    return pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b", "c"], n)})
+
+
+def _record_training(monkeypatch):
+    """Wrap model.train_vae so the test sees the batch and rate it is handed."""
+    from synthvae import model
+
+    seen = {}
+    real = model.train_vae
+
+    def spy(vae, train, valid, epochs, batch_size, learning_rate, **kwargs):
+        seen.update(batch_size=batch_size, learning_rate=learning_rate)
+        return real(vae, train, valid, epochs, batch_size, learning_rate, **kwargs)
+
+    monkeypatch.setattr(model, "train_vae", spy)
+    return seen
+
+
+def test_batch_and_learning_rate_follow_table_and_device(long_frame, monkeypatch, tmp_path):
+    """The GPU path, exercised on the CPU: gpu_count() is made to report one GPU."""
+    from synthvae import distribute
+    from synthvae.estimator import MAX_BATCH_ROWS, MIN_BATCH_ROWS, MIN_STEPS_PER_EPOCH
+
+    seen = _record_training(monkeypatch)
+    params = dict(epochs=1, prior_components=0, random_state=0, verbose=False)
+
+    def rate(batch):
+        return pytest.approx(1e-3 * (batch / MIN_BATCH_ROWS) ** 0.5)
+
+    # A table of a few thousand rows keeps the smallest batch and the base rate.
+    small = SynthVAE(**params).fit(long_frame.iloc[:20_000])
+    assert (small.device_, small.batch_size_, small.learning_rate_) == ("CPU", MIN_BATCH_ROWS, 1e-3)
+    assert seen == {"batch_size": MIN_BATCH_ROWS, "learning_rate": 1e-3}
+
+    n_train = len(long_frame) - len(long_frame) // 10  # a tenth is held out
+    wanted = n_train // MIN_STEPS_PER_EPOCH
+    assert MAX_BATCH_ROWS["CPU"] < wanted < MAX_BATCH_ROWS["GPU"]
+    cpu = SynthVAE(**params).fit(long_frame)
+    assert (cpu.device_, cpu.batch_size_) == ("CPU", MAX_BATCH_ROWS["CPU"])
+    assert cpu.learning_rate_ == rate(MAX_BATCH_ROWS["CPU"])
+    assert seen == {"batch_size": MAX_BATCH_ROWS["CPU"], "learning_rate": rate(MAX_BATCH_ROWS["CPU"])}
+
+    monkeypatch.setattr(distribute, "gpu_count", lambda: 1)
+    gpu = SynthVAE(**params).fit(long_frame)
+    assert (gpu.device_, gpu.batch_size_) == ("GPU", wanted)
+    assert seen == {"batch_size": wanted, "learning_rate": rate(wanted)}
+    assert distribute.mixed_policy_name() == "mixed_float16"
+    gpu.save(tmp_path / "gpu.synthvae")
+    loaded = SynthVAE.load(tmp_path / "gpu.synthvae")
+    assert (loaded.device_, loaded.batch_size_, loaded.learning_rate_) == ("GPU", wanted, gpu.learning_rate_)
+
+    # Values the user gives are kept on any device.
+    chosen = SynthVAE(batch_size=700, learning_rate=5e-4, **params).fit(long_frame)
+    assert (chosen.batch_size_, chosen.learning_rate_) == (700, 5e-4)
+    assert seen == {"batch_size": 700, "learning_rate": 5e-4}
+
+
+@pytest.mark.parametrize("rate", [0, -1e-3, "fast", float("nan"), True])
+def test_bad_learning_rate_is_a_usage_error(mixed_frame, rate):
+    with pytest.raises(UsageError, match="learning_rate must be a positive number"):
+        SynthVAE(learning_rate=rate, **TINY).fit(mixed_frame)
+
+
 # -- streaming fit ---------------------------------------------------------------------
 
 
