@@ -323,7 +323,7 @@ class SynthVAE(BaseEstimator):
                 history = train_vae(
                     self.vae_, train, valid,
                     epochs=self.epochs, batch_size=self.batch_size_, learning_rate=self.learning_rate_,
-                    patience=self.patience, verbose=self.verbose,
+                    patience=self.patience, verbose=self.verbose, distributed=strategy is not None,
                 )
             else:
                 from synthvae.stream import train_streaming
@@ -332,6 +332,7 @@ class SynthVAE(BaseEstimator):
                     self.vae_, train, valid,
                     epochs=self.epochs, learning_rate=self.learning_rate_,
                     patience=self.patience, verbose=self.verbose, probe=matrix[:1024],
+                    distributed=strategy is not None,
                 )
         if strategy is not None or self.precision != "float32":
             # A plain float32 copy: it saves, loads and samples like any other model.

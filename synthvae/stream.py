@@ -206,13 +206,11 @@ def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, se
     return StreamBatches()
 
 
-def train_streaming(vae, batches, valid, epochs, learning_rate, patience, verbose, probe):
+def train_streaming(vae, batches, valid, epochs, learning_rate, patience, verbose, probe, distributed=False):
     """``model.train_vae`` for a stream of batches: same optimizer, callbacks and history."""
-    import keras
+    from synthvae.model import compile_vae, training_callbacks
 
-    from synthvae.model import training_callbacks
-
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    compile_vae(vae, learning_rate, distributed)
     history = vae.fit(
         batches,
         epochs=epochs,
