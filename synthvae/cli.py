@@ -9,10 +9,13 @@ imported only by the verbs that need it, so ``--help`` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -154,10 +157,13 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         params["strategy"] = strategy
     if precision != "float32":
         params["precision"] = precision
-    if stream:
-        model = SynthVAE(**params).fit_stream(data, schema=schema)
-    else:
-        model = SynthVAE(**params).fit(frame, schema=schema)
+    with _interrupt_sticks() as interrupted:
+        if stream:
+            model = SynthVAE(**params).fit_stream(data, schema=schema)
+        else:
+            model = SynthVAE(**params).fit(frame, schema=schema)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
     if not getattr(model, "is_chief_", True):
         # A multi-worker non-chief trained its share; the chief writes the model.
         if not quiet:
@@ -166,6 +172,31 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
     model.save(model_path)
     if not quiet:
         click.echo(f"wrote {model_path} ({model.n_rows_} rows, {len(model.schema_.names)} columns learned)", err=True)
+
+
+@contextlib.contextmanager
+def _interrupt_sticks():
+    """Ctrl-C during fit raises KeyboardInterrupt as usual and also sets a flag that
+    training checks after every epoch and fit checks before anything is written, so an
+    interrupt that library code swallowed still stops the command."""
+    from synthvae.estimator import _import_keras
+
+    _import_keras()  # with TensorFlow's start-up noise silenced, before model imports it
+    from synthvae.model import INTERRUPTED
+
+    def on_sigint(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    INTERRUPTED.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield INTERRUPTED  # only the main thread may set signal handlers (and receives SIGINT)
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # Unknown options are let through so that "sample -5" reaches the count check

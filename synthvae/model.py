@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 import keras
@@ -201,6 +202,21 @@ class HeldOutLoss(keras.callbacks.Callback):
             logs["val_loss"] = float(self.model.test_on_batch(self.rows, return_dict=True)["loss"])
 
 
+# Set by a SIGINT handler (the command line's fit). A Ctrl-C raises KeyboardInterrupt
+# where Python happens to be, and once in a while that was inside library code that
+# swallowed it (a bare ``except``): training went on and a model was written. The
+# flag makes the interrupt stick at the end of the epoch it arrived in.
+INTERRUPTED = threading.Event()
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the end of an epoch once INTERRUPTED is set."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt
+
+
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops training after an epoch whose loss is NaN or infinite.
 
@@ -231,7 +247,7 @@ def compile_vae(vae, learning_rate, distributed=False):
 def training_callbacks(epochs, valid, patience, verbose, probe):
     """The callbacks of every fit: stop on divergence, the held-out loss and early
     stopping on it when there are held-out rows, a progress line per epoch if verbose."""
-    callbacks = [StopOnNonFiniteLoss()]
+    callbacks = [StopOnInterrupt(), StopOnNonFiniteLoss()]
     if valid is not None and len(valid):
         callbacks.append(HeldOutLoss(valid))  # before the callbacks that read val_loss
     if verbose:

@@ -338,3 +338,16 @@ def test_diverging_training_stops_with_a_clear_message(tmp_path, capsys):
     with pytest.raises(Exception):
         model.save(tmp_path / "m.synthvae")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_swallowed_interrupt_still_stops_training(mixed_frame):
+    """The flag the command line's SIGINT handler sets stops training at the epoch's end,
+    even where the KeyboardInterrupt itself was lost inside library code."""
+    from synthvae import model
+
+    model.INTERRUPTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            SynthVAE(random_state=0, **{**TINY, "epochs": 50}).fit(mixed_frame)
+    finally:
+        model.INTERRUPTED.clear()
