@@ -245,8 +245,9 @@ def compile_vae(vae, learning_rate, distributed=False):
 
 
 def training_callbacks(epochs, valid, patience, verbose, probe):
-    """The callbacks of every fit: stop on divergence, the held-out loss and early
-    stopping on it when there are held-out rows, a progress line per epoch if verbose."""
+    """The callbacks of every fit: stop on an interrupt or divergence, the held-out loss
+    and early stopping on it when there are held-out rows, a progress line per epoch if
+    verbose."""
     callbacks = [StopOnInterrupt(), StopOnNonFiniteLoss()]
     if valid is not None and len(valid):
         callbacks.append(HeldOutLoss(valid))  # before the callbacks that read val_loss
