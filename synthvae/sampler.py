@@ -156,7 +156,9 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     if spans:
         # Levels as rows: each step below is one pass over a contiguous row of n
         # values, where working across a row-major span would stride through memory.
-        levels = np.ascontiguousarray(raw.T)
+        # A copy always: for one row raw.T is already contiguous, and ascontiguousarray
+        # would return a view that the bias below then adds into the caller's array.
+        levels = np.array(raw.T, order="C")
         if calibration is not None:
             levels += calibration.logit_bias[:, None]
         flat = out.reshape(-1)

@@ -154,3 +154,17 @@ def test_column_too_sparse_to_calibrate_is_not_clipped():
     synth = SynthVAE(random_state=0, **TINY).fit(frame, schema=schema).sample(5000)
     values = synth["sparse"].dropna()
     assert len(values) > 0 and values.min() < 20
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_decode_to_matrix_leaves_the_decoder_output_alone(fitted, n):
+    """The conditional sampler reads the raw outputs again after decoding them."""
+    from synthvae.sampler import decode_to_matrix
+
+    raw = fitted._decoder_fn()(fitted.prior_.sample(n, np.random.default_rng(0)))
+    before = raw.copy()
+    matrix = decode_to_matrix(raw, fitted.transformer_, fitted.sigma_, np.random.default_rng(1),
+                              calibration=fitted.calibration_)
+    np.testing.assert_array_equal(raw, before)
+    for span in fitted.transformer_.softmax_spans_:
+        np.testing.assert_array_equal(matrix[:, span.start:span.stop].sum(axis=1), np.ones(n))
