@@ -130,6 +130,9 @@ class SynthVAE(BaseEstimator):
         its rows, at least 16).
     learning_rate_ : float
     n_rows_ : int
+    fit_seconds_ : dict
+        Wall seconds of each stage of the last in-memory ``fit``: ``schema``,
+        ``transformers``, ``training``, ``prior``, ``calibration``.
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class SynthVAE(BaseEstimator):
         self
         """
         self._check_params()
+        clock = _StageClock()
         data = as_frame(data)
         if len(data) < MIN_ROWS:
             raise DataError(f"too few rows to learn from: {len(data)}; synthvae needs at least {MIN_ROWS}")
@@ -191,6 +195,7 @@ class SynthVAE(BaseEstimator):
             raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
         schema.check_frame(data)
         data = data[schema.names]
+        clock.lap("schema")
 
         seed = self._seed()
         keras = _import_keras()
@@ -202,9 +207,14 @@ class SynthVAE(BaseEstimator):
         self.transformer_ = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(data)
         matrix = self.transformer_.transform(data)
         self.n_rows_ = len(data)
+        clock.lap("transformers")
         self._train(keras, matrix, seed, data, strategy)
+        clock.lap("training")
         self._fit_prior(matrix, seed)
+        clock.lap("prior")
         self._calibrate(matrix, seed)
+        clock.lap("calibration")
+        self.fit_seconds_ = clock.seconds
         return self
 
     def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
@@ -616,6 +626,22 @@ class SynthVAE(BaseEstimator):
         self.batch_size_ = training.get("batch_size")
         self.learning_rate_ = training.get("learning_rate")
         return self
+
+
+class _StageClock:
+    """Wall seconds spent in each stage of a fit, in order (``fit_seconds_``)."""
+
+    def __init__(self):
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.seconds = {}
+
+    def lap(self, stage):
+        now = self._now()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 class _Rows:
