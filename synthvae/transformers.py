@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.preprocessing import QuantileTransformer
 
+from synthvae import datetimes
 from synthvae.errors import DataError
 from synthvae.schema import ColumnSpec, Schema
 
@@ -250,9 +251,7 @@ class DatetimeTransformer:
         return self.numeric_.spans
 
     def _to_seconds(self, series):
-        stamps = pd.to_datetime(series, format=self.format, errors="coerce")
-        seconds = stamps.astype("datetime64[ns]").astype("int64").to_numpy() // 10**9
-        return pd.Series(np.where(stamps.isna(), np.nan, seconds.astype(np.float64)))
+        return pd.Series(datetimes.to_seconds(series, self.format))
 
     def fit(self, series):
         seconds = self._to_seconds(series)
@@ -268,10 +267,7 @@ class DatetimeTransformer:
     def inverse_transform(self, block, rng=None):
         seconds = self.numeric_.inverse_transform(block).to_numpy()
         seconds = np.round(seconds / self.unit_) * self.unit_
-        stamps = pd.to_datetime(seconds.astype(np.int64), unit="s")
-        if self.format is None:
-            return pd.Series(stamps)
-        return pd.Series(stamps.strftime(self.format), dtype=object)
+        return datetimes.from_seconds(seconds, self.format)
 
     def get_state(self):
         return {"format": self.format, "unit": self.unit_, "numeric": self.numeric_.get_state()}
