@@ -162,9 +162,9 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
             model = SynthVAE(**params).fit_stream(data, schema=schema)
         else:
             model = SynthVAE(**params).fit(frame, schema=schema)
-        if interrupted.is_set():
+        if interrupted():
             raise KeyboardInterrupt
-    if not getattr(model, "is_chief_", True):
+    if not model.is_chief_:
         # A multi-worker non-chief trained its share; the chief writes the model.
         if not quiet:
             click.echo("worker done (the chief writes the model)", err=True)
@@ -179,22 +179,22 @@ def _interrupt_sticks():
     """Ctrl-C during fit raises KeyboardInterrupt as usual and also sets a flag that
     training checks after every epoch and fit checks before anything is written, so an
     interrupt that library code swallowed still stops the command."""
-    from synthvae.estimator import _import_keras
+    from synthvae.backend import import_keras
 
-    _import_keras()  # with TensorFlow's start-up noise silenced, before model imports it
-    from synthvae.model import INTERRUPTED
+    import_keras()  # with TensorFlow's start-up noise silenced, before training imports it
+    from synthvae import training
 
     def on_sigint(signum, frame):
-        INTERRUPTED.set()
+        training.stop_at_epoch_end()
         raise KeyboardInterrupt
 
-    INTERRUPTED.clear()
+    training.clear_stop()
     if threading.current_thread() is not threading.main_thread():
-        yield INTERRUPTED  # only the main thread may set signal handlers (and receives SIGINT)
+        yield training.stop_requested  # only the main thread may set signal handlers (and receives SIGINT)
         return
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        yield INTERRUPTED
+        yield training.stop_requested
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from synthvae.errors import DataError, InputTypeError, UsageError
-from synthvae.sampler import _softmax, decode_to_matrix
+from synthvae.generation import decode_to_matrix, softmax as _softmax
 from synthvae.transformers import (
     CategoricalTransformer,
     ConstantTransformer,

@@ -82,6 +82,33 @@ def read_table(path):
     return frame
 
 
+def read_chunks(path, chunk_rows):
+    """Yield a CSV or Parquet file as DataFrames of at most ``chunk_rows`` rows.
+
+    CSV is read as :func:`read_table` reads it: delimiter and encoding detected, the
+    same missing-value tokens.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+        return
+    head = _read_head(path)
+    if not head.strip():
+        raise DataError(f"{path} is empty; it needs a header line and at least one row")
+    reader = pd.read_csv(
+        path, sep=_detect_delimiter(head), encoding=_detect_encoding(path),
+        na_values=NA_TOKENS, keep_default_na=False, chunksize=chunk_rows, low_memory=False,
+    )
+    try:
+        with reader:
+            yield from reader
+    except pd.errors.ParserError as exc:
+        raise DataError(f"cannot parse {path}: {_parser_message(exc)}") from None
+
+
 def _read_parquet(path):
     try:
         return pd.read_parquet(path)

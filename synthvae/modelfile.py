@@ -31,6 +31,59 @@ MAX_JSON_BYTES = 256 * 1024 * 1024
 MAX_KERAS_BYTES = 4 * 1024 * 1024 * 1024
 
 
+def save_model(path, params, fitted):
+    """Write a fitted model (the estimator's parameters and its fitted parts) to ``path``.
+
+    ``fitted`` holds the estimator's fitted attributes by name without the trailing
+    underscore: schema, transformer, vae, prior, sigma, calibration, history, n_rows,
+    device, batch_size, learning_rate.
+    """
+    from synthvae import __version__
+
+    meta = {
+        "synthvae_version": __version__,
+        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+        "n_rows": fitted["n_rows"],
+        "sigma": fitted["sigma"].tolist(),
+        "calibration": fitted["calibration"].get_state(),
+        "history": fitted["history"],
+        "training": {k: fitted[k] for k in ("device", "batch_size", "learning_rate")},
+    }
+    write_model_file(path, meta, fitted["schema"].to_dict(), fitted["transformer"].get_state(),
+                     fitted["prior"].get_state(), fitted["vae"])
+
+
+def load_model(path):
+    """Read a model written by :func:`save_model`: ``(params, fitted)`` as it takes them.
+    Never runs code from the file."""
+    import numpy as np
+
+    from synthvae import __version__
+    from synthvae.calibration import Calibration
+    from synthvae.prior import GaussianMixturePrior
+    from synthvae.schema import Schema
+    from synthvae.transformers import TableTransformer
+
+    meta, schema, transformer, prior, vae = read_model_file(path, __version__)
+    params = dict(meta["params"])
+    params["hidden"] = tuple(params["hidden"])
+    schema = Schema.from_dict(schema)
+    # Written since this key was added; files of the same format without it load too.
+    training = meta.get("training") or {}
+    fitted = {
+        "schema": schema,
+        "transformer": TableTransformer.from_state(schema, transformer),
+        "prior": GaussianMixturePrior.from_state(prior),
+        "vae": vae,
+        "sigma": np.asarray(meta["sigma"], dtype=np.float32),
+        "calibration": Calibration.from_state(meta["calibration"]),
+        "n_rows": meta["n_rows"],
+        "history": meta["history"],
+        **{k: training.get(k) for k in ("device", "batch_size", "learning_rate")},
+    }
+    return params, fitted
+
+
 def write_model_file(path, meta, schema, transformer, prior, keras_model):
     """Write the parts atomically to ``path``."""
     import keras

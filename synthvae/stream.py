@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, MissingFileError
+from synthvae.io import read_chunks
 
 # The table is read this many rows at a time; one chunk is also the shuffle buffer.
 CHUNK_ROWS = 100_000
@@ -65,39 +66,12 @@ def iter_chunks(source, chunk_rows=CHUNK_ROWS):
     """
     columns = None
     for part in table_parts(source):
-        for chunk in _part_chunks(part, chunk_rows):
+        for chunk in read_chunks(part, chunk_rows):
             if columns is None:
                 columns = list(chunk.columns)
             elif list(chunk.columns) != columns:
                 raise DataError(f"{part} has other columns than the first part; every part needs the same header")
             yield chunk
-
-
-def _part_chunks(part, chunk_rows):
-    from synthvae import io as sio
-
-    if part.suffix.lower() == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            from synthvae.errors import UsageError
-
-            raise UsageError("reading Parquet needs pyarrow: pip install pyarrow") from None
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-        return
-    head = sio._read_head(part)
-    if not head.strip():
-        raise DataError(f"{part} is empty; it needs a header line and at least one row")
-    reader = pd.read_csv(
-        part, sep=sio._detect_delimiter(head), encoding=sio._detect_encoding(part),
-        na_values=sio.NA_TOKENS, keep_default_na=False, chunksize=chunk_rows, low_memory=False,
-    )
-    try:
-        with reader:
-            yield from reader
-    except pd.errors.ParserError as exc:
-        raise DataError(f"cannot parse {part}: {sio._parser_message(exc)}") from None
 
 
 def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
@@ -131,6 +105,29 @@ def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
     if kept is None or n_rows == 0:
         raise DataError(f"{source} has a header but no rows")
     return kept.sort_index(), n_rows
+
+
+class StreamedRows:
+    """The training rows of a streamed table: the held-out rows come from the sample,
+    the rest is read from ``source`` each epoch (:func:`stream_batches`).
+
+    Attributes
+    ----------
+    valid : numpy.ndarray or None
+        The held-out rows, transformed.
+    n_train : int
+        Rows that training reads each epoch.
+    """
+
+    def __init__(self, source, transformer, sample, n_rows, seed, chunk_rows, valid_share):
+        _, valid_part = split_sample(sample, seed, valid_share)
+        self.valid = transformer.transform(valid_part) if len(valid_part) else None
+        self.n_train = n_rows - len(valid_part)
+        self._batch_args = (source, transformer, list(sample.columns), n_rows, valid_part.index.to_numpy())
+        self._seed, self._chunk_rows = seed, chunk_rows
+
+    def batches(self, batch_size):
+        return stream_batches(*self._batch_args, batch_size, self._seed, self._chunk_rows)
 
 
 def split_sample(sample, seed, share):
@@ -204,18 +201,3 @@ def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, se
             self._restart()
 
     return StreamBatches()
-
-
-def train_streaming(vae, batches, valid, epochs, learning_rate, patience, verbose, probe, distributed=False):
-    """``model.train_vae`` for a stream of batches: same optimizer, callbacks and history."""
-    from synthvae.model import compile_vae, training_callbacks
-
-    compile_vae(vae, learning_rate, distributed)
-    history = vae.fit(
-        batches,
-        epochs=epochs,
-        shuffle=False,
-        verbose=0,
-        callbacks=training_callbacks(epochs, valid, patience, verbose, probe),
-    )
-    return {k: [float(v) for v in values] for k, values in history.history.items()}

@@ -343,11 +343,11 @@ def test_diverging_training_stops_with_a_clear_message(tmp_path, capsys):
 def test_a_swallowed_interrupt_still_stops_training(mixed_frame):
     """The flag the command line's SIGINT handler sets stops training at the epoch's end,
     even where the KeyboardInterrupt itself was lost inside library code."""
-    from synthvae import model
+    from synthvae import training
 
-    model.INTERRUPTED.set()
+    training.stop_at_epoch_end()
     try:
         with pytest.raises(KeyboardInterrupt):
             SynthVAE(random_state=0, **{**TINY, "epochs": 50}).fit(mixed_frame)
     finally:
-        model.INTERRUPTED.clear()
+        training.clear_stop()

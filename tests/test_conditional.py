@@ -69,18 +69,21 @@ def test_rows_follow_the_model_given_the_condition(fitted):
         assert abs(reference["age"].isna().mean() - rows["age"].isna().mean()) < 0.03
 
 
-def test_rare_condition_needs_few_draws(fitted, mixed_frame):
+def test_rare_condition_needs_few_draws(fitted, mixed_frame, monkeypatch):
     """A condition met by ~2% of the model's rows is not met by drawing 50 times as many."""
+    from synthvae import generation
+
     plain = fitted.sample(30_000, random_state=9)
     threshold = float(plain["income"].quantile(0.98))
     decoded = []
-    decode = fitted._decoder_fn()
-    original = fitted._decoder_fn
-    fitted._decoder_fn = lambda: (lambda z: decoded.append(len(z)) or decode(z))
-    try:
-        rows = fitted.sample(16_384, random_state=10, where=[("income", ">", threshold)])
-    finally:
-        fitted._decoder_fn = original
+    real_decoder = generation.decoder_function
+
+    def counting_decoder(network):
+        decode = real_decoder(network)
+        return lambda z: decoded.append(len(z)) or decode(z)
+
+    monkeypatch.setattr(generation, "decoder_function", counting_decoder)
+    rows = fitted.sample(16_384, random_state=10, where=[("income", ">", threshold)])
     assert (rows["income"] > threshold).all() and len(rows) == 16_384
     # plain rejection would decode about 50 x 16,384 rows
     assert sum(decoded) < 10 * 16_384, sum(decoded)
@@ -102,14 +105,15 @@ def test_rare_condition_needs_few_draws(fitted, mixed_frame):
         ({"color": "red"}, ["color=green"], ["no value of 'color' satisfies"]),
     ],
 )
-def test_impossible_conditions_fail_before_any_work(fitted, conditions, where, words):
-    original = fitted._decoder_fn
-    fitted._decoder_fn = lambda: pytest.fail("decoded before checking the conditions")
-    try:
-        with pytest.raises(DataError) as info:
-            fitted.iter_sample(10, conditions=conditions, where=where)
-    finally:
-        fitted._decoder_fn = original
+def test_impossible_conditions_fail_before_any_work(fitted, conditions, where, words, monkeypatch):
+    from synthvae import generation
+
+    def failing_decoder(network):
+        return lambda z: pytest.fail("decoded before checking the conditions")
+
+    monkeypatch.setattr(generation, "decoder_function", failing_decoder)
+    with pytest.raises(DataError) as info:
+        fitted.iter_sample(10, conditions=conditions, where=where)
     for word in words:
         assert word in str(info.value), str(info.value)
 

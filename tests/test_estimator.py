@@ -41,12 +41,12 @@ def test_fit_is_reproducible(mixed_frame):
 
 
 def test_rows_do_not_depend_on_how_they_are_split(fitted):
-    from synthvae import sampler
+    from synthvae import generation
 
     whole = fitted.sample(50_000, random_state=1)
     assert len(whole) == 50_000 and whole.index.equals(pd.RangeIndex(50_000))
     # a slice straddling a chunk boundary, made on its own
-    start, stop = sampler.CHUNK_ROWS - 100, sampler.CHUNK_ROWS + 100
+    start, stop = generation.CHUNK_ROWS - 100, generation.CHUNK_ROWS + 100
     part = pd.concat(fitted.iter_sample(50_000, random_state=1, start=start, stop=stop))
     pd.testing.assert_frame_equal(part.reset_index(drop=True), whole.iloc[start:stop].reset_index(drop=True))
 
@@ -159,9 +159,9 @@ def test_column_too_sparse_to_calibrate_is_not_clipped():
 @pytest.mark.parametrize("n", [1, 7])
 def test_decode_to_matrix_leaves_the_decoder_output_alone(fitted, n):
     """The conditional sampler reads the raw outputs again after decoding them."""
-    from synthvae.sampler import decode_to_matrix
+    from synthvae.generation import decode_to_matrix, decoder_function
 
-    raw = fitted._decoder_fn()(fitted.prior_.sample(n, np.random.default_rng(0)))
+    raw = decoder_function(fitted.vae_)(fitted.prior_.sample(n, np.random.default_rng(0)))
     before = raw.copy()
     matrix = decode_to_matrix(raw, fitted.transformer_, fitted.sigma_, np.random.default_rng(1),
                               calibration=fitted.calibration_)

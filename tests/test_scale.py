@@ -250,24 +250,24 @@ def long_frame():
 
 
 def _record_training(monkeypatch):
-    """Wrap model.train_vae so the test sees the batch and rate it is handed."""
-    from synthvae import model
+    """Wrap training.train so the test sees the batch and rate it is handed."""
+    from synthvae import training
 
     seen = {}
-    real = model.train_vae
+    real = training.train
 
-    def spy(vae, train, valid, epochs, batch_size, learning_rate, **kwargs):
-        seen.update(batch_size=batch_size, learning_rate=learning_rate)
-        return real(vae, train, valid, epochs, batch_size, learning_rate, **kwargs)
+    def spy(build, train_rows, valid, *, plan, **kwargs):
+        seen.update(batch_size=plan.batch_size, learning_rate=plan.learning_rate)
+        return real(build, train_rows, valid, plan=plan, **kwargs)
 
-    monkeypatch.setattr(model, "train_vae", spy)
+    monkeypatch.setattr(training, "train", spy)
     return seen
 
 
 def test_batch_and_learning_rate_follow_table_and_device(long_frame, monkeypatch, tmp_path):
     """The GPU path, exercised on the CPU: gpu_count() is made to report one GPU."""
     from synthvae import distribute
-    from synthvae.estimator import MAX_BATCH_ROWS, MIN_BATCH_ROWS, MIN_STEPS_PER_EPOCH
+    from synthvae.training import MAX_BATCH_ROWS, MIN_BATCH_ROWS, MIN_STEPS_PER_EPOCH
 
     seen = _record_training(monkeypatch)
     params = dict(epochs=1, prior_components=0, random_state=0, verbose=False)

@@ -1,0 +1,188 @@
+"""Turning a trained decoder into rows: latent draws -> decoder -> values -> table.
+
+Rows are made in fixed-size chunks, each with its own random generator seeded by
+(seed, chunk number). So the rows of one sample never depend on how many are asked
+for or how they are split: rows a..b of ``sample(N)`` are the same whether made in
+one call, streamed, or as a shard of a larger job.
+
+:class:`Generator` holds the fitted parts (prior, decoder, transformer, output scales,
+calibration) and yields chunks of rows. Conditions (:mod:`synthvae.conditions`) and
+the copy guard (:mod:`synthvae.copyguard`) plug into its one chunk loop.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# Rows per chunk: large enough to keep the decoder's matrix products efficient,
+# small enough to bound memory (a chunk of Adult is a few megabytes).
+CHUNK_ROWS = 16_384
+
+
+def softmax(logits):
+    """Row-wise softmax of a float array (overwrites a copy, not ``logits``)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def decoder_function(network):
+    """The decoder of a trained network as a function: latent codes -> numpy outputs."""
+    from keras import ops
+
+    decoder = network.get_layer("decoder")
+
+    def decode(z):
+        return ops.convert_to_numpy(decoder(z, training=False))
+
+    return decode
+
+
+def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
+    """Turn raw decoder outputs into a matrix in the table layout.
+
+    Continuous values get Gaussian noise at the decoder's learned scale ``sigma``
+    (one per continuous column), then the calibration's quantile map; each softmax
+    span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
+    likely level when ``argmax``.
+    """
+    raw = np.asarray(raw, dtype=np.float32)
+    n = len(raw)
+    out = np.zeros(raw.shape, dtype=np.float32)
+    index = transformer.continuous_columns_
+    if len(index):
+        values = raw[:, index] + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        if calibration is not None:
+            values = calibration.map_continuous(values.astype(np.float64))
+        out[:, index] = values
+    spans = transformer.softmax_spans_
+    if spans:
+        # Levels as rows: each step below is one pass over a contiguous row of n
+        # values, where working across a row-major span would stride through memory.
+        # A copy always: for one row raw.T is already contiguous, and ascontiguousarray
+        # would return a view that the bias below then adds into the caller's array.
+        levels = np.array(raw.T, order="C")
+        if calibration is not None:
+            levels += calibration.logit_bias[:, None]
+        flat = out.reshape(-1)
+        first = np.arange(n) * out.shape[1]
+        for span in spans:
+            codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            flat[first + span.start + codes] = 1.0
+    return out
+
+
+def _draw_levels(logits, rng, argmax):
+    """One level per column of ``logits`` (levels x rows): the largest, or a draw by
+    inverse CDF on the unnormalized weights with one uniform per row."""
+    width = len(logits)
+    if argmax:
+        return logits.argmax(axis=0)
+    weights = logits - logits.max(axis=0)
+    np.exp(weights, out=weights)
+    for j in range(1, width):  # the cumulative sum, a row at a time
+        weights[j] += weights[j - 1]
+    u = rng.random(logits.shape[1], dtype=np.float32) * weights[-1]
+    codes = np.zeros(logits.shape[1], dtype=np.intp)
+    for j in range(width - 1):
+        codes += weights[j] < u
+    return codes
+
+
+
+
+class Generator:
+    """Rows from a fitted model: prior draws -> decoder -> calibrated draws -> table.
+
+    Parameters
+    ----------
+    network : keras.Model
+        The trained VAE (its ``decoder`` layer is used).
+    prior : GaussianMixturePrior
+    transformer : TableTransformer
+    sigma : numpy.ndarray
+        Learned output scale per continuous column.
+    calibration : Calibration or None
+    """
+
+    def __init__(self, network, prior, transformer, sigma, calibration):
+        self.decode = decoder_function(network)
+        self.prior = prior
+        self.transformer = transformer
+        self.sigma = sigma
+        self.calibration = calibration
+
+    def matrix(self, rng, n, argmax=False):
+        """``n`` fresh rows in the matrix layout."""
+        raw = self.decode(self.prior.sample(n, rng))
+        return decode_to_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration)
+
+    def rows(self, rng, n, argmax=False):
+        """``n`` fresh rows as a table."""
+        return self.transformer.inverse_transform(self.matrix(rng, n, argmax), rng=rng)
+
+    def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS):
+        """Yield DataFrames holding rows ``start`` to ``stop`` (exclusive) of the sample
+        that ``seed`` defines.
+
+        Parameters
+        ----------
+        conditional : ConditionalSampler or None
+            Draws each chunk's rows so that they all meet its conditions.
+        guard : CopyGuard or None
+            Replaces rows of the whole chunk that copy a reference row, before the
+            wanted rows are cut out, so that it too gives the same rows however the
+            sample is split.
+        """
+        if start >= stop:
+            return
+        if conditional is None:
+            def prepare(chunk):
+                rng = np.random.default_rng([seed, chunk])
+                return rng, self.matrix(rng, chunk_rows, argmax)
+
+            def finish(prepared, chunk_start):
+                # The whole chunk is inverted even when only part is wanted, so the
+                # draws inside inverse_transform are the same however the sample is split.
+                rng, matrix = prepared
+                return self.transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
+
+            def draw(rng, n):
+                return self.rows(rng, n, argmax)
+        else:
+            def prepare(chunk):
+                return conditional.rows(np.random.default_rng([seed, chunk, 1]), chunk_rows)
+
+            def finish(rows, chunk_start):
+                from synthvae.conditions import renumber_identifiers  # FIXME move to the transformer
+
+                return renumber_identifiers(rows, self.transformer, chunk_start)
+
+            draw = conditional.rows
+
+        first_chunk, last_chunk = start // chunk_rows, (stop - 1) // chunk_rows
+        # The next chunk is prepared on a second thread while this one is finished and
+        # written: the decoder and NumPy release the GIL, so on two cores the two halves
+        # (each about half the work) overlap. Every chunk has its own generator, so the
+        # rows do not depend on the timing.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(prepare, first_chunk)
+            try:
+                for chunk in range(first_chunk, last_chunk + 1):
+                    prepared = ahead.result()
+                    if chunk < last_chunk:
+                        ahead = pool.submit(prepare, chunk + 1)
+                    chunk_start = chunk * chunk_rows
+                    lo = max(start, chunk_start) - chunk_start
+                    hi = min(stop, chunk_start + chunk_rows) - chunk_start
+                    rows = finish(prepared, chunk_start)
+                    if guard is not None:
+                        rows = guard.apply(rows, np.random.default_rng([seed, chunk, 2]), draw, lo, hi)
+                    rows = rows.iloc[lo:hi]
+                    rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
+                    yield rows
+            finally:
+                ahead.cancel()
