@@ -136,7 +136,8 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
     write a model file.
 
     Column kinds are inferred (see 'synthvae schema'); '?', 'NA' and empty cells
-    are missing values. One progress line per epoch goes to stderr.
+    are missing values. Progress goes to stderr: one line updated in place on a
+    terminal, a line per epoch into a file or a pipe.
     """
     from synthvae.estimator import SynthVAE
     from synthvae.io import read_table

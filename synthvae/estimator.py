@@ -10,8 +10,6 @@ a fit that fails leaves the estimator as it was. The work is done below: trainin
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -19,14 +17,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from synthvae.backend import import_keras, resolve_seed, seeded
 from synthvae.errors import DataError, InputTypeError, UsageError
+from synthvae.fitting import InMemoryRows, StageClock, fit_model
 from synthvae.io import as_frame
 from synthvae.schema import Schema, infer_schema
 
 MIN_ROWS = 10
 # More rows than any disk holds: a count above this is a typo, not a request.
 MAX_ROWS = 10**12
-# Prior draws the calibration is fitted on: at least, at most (else the table's rows).
-CALIBRATION_ROWS = (20_000, 50_000)
 
 
 class SynthVAE(BaseEstimator):
@@ -151,15 +148,15 @@ class SynthVAE(BaseEstimator):
         -------
         self
         """
-        self._check_params()
-        clock = _StageClock()
+        _check_params(self)
+        clock = StageClock()
         data = as_frame(data)
         _check_enough_rows(len(data))
         schema = _schema_for(data, schema)
         schema.check_frame(data)
         data = data[schema.names]
         clock.lap("schema")
-        return self._learn(data, schema, len(data), _InMemoryRows, clock)
+        return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
 
     def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
         """Learn a table too large for memory, reading it in chunks.
@@ -186,11 +183,12 @@ class SynthVAE(BaseEstimator):
         """
         from synthvae import stream
 
-        self._check_params()
-        clock = _StageClock()
+        _check_params(self)
+        clock = StageClock()
+        seed = self._seed()
         chunk_rows = stream.CHUNK_ROWS if chunk_rows is None else chunk_rows
         sample, n_rows = stream.reservoir_sample(
-            source, stream.SAMPLE_ROWS if sample_rows is None else sample_rows, self._seed(), chunk_rows)
+            source, stream.SAMPLE_ROWS if sample_rows is None else sample_rows, seed, chunk_rows)
         _check_enough_rows(n_rows)
         schema = _schema_for(sample, schema)
         schema.check_frame(sample)
@@ -202,94 +200,12 @@ class SynthVAE(BaseEstimator):
 
             return stream.StreamedRows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
 
-        return self._learn(sample, schema, n_rows, streamed_rows, clock)
+        return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock))
 
-    def _learn(self, sample, schema, n_rows, training_rows, clock):
-        """Fit everything on ``sample`` (the table, or a sample of it when streaming) and
-        train on what ``training_rows(transformer, matrix, seed)`` hands out."""
-        from synthvae import training
-        from synthvae.calibration import Calibration
-        from synthvae.distribute import is_chief, make_strategy
-        from synthvae.generation import Generator
-        from synthvae.model import build_vae
-        from synthvae.prior import GaussianMixturePrior
-        from synthvae.transformers import TableTransformer
-
-        seed = self._seed()
-        import_keras()
-        strategy = make_strategy(self.strategy)
-        with seeded(seed):
-            transformer = TableTransformer(schema, encoding=self.encoding, random_state=seed).fit(sample)
-            matrix = transformer.transform(sample)
-            clock.lap("transformers")
-
-            rows = training_rows(transformer, matrix, seed)
-            plan = training.plan_training(rows.n_train, self.batch_size, self.learning_rate, strategy)
-
-            def build():
-                return build_vae(
-                    matrix.shape[1], transformer.continuous_columns_,
-                    [(s.start, s.stop) for s in transformer.softmax_spans_],
-                    latent_dim=self.latent_dim, hidden=tuple(self.hidden), beta=self.beta, seed=seed,
-                )[0]
-
-            trained = training.train(
-                build, rows.batches(plan.batch_size), rows.valid, epochs=self.epochs, plan=plan,
-                patience=self.patience, verbose=self.verbose, probe=matrix[: training.PROBE_ROWS],
-                strategy=strategy, precision=self.precision,
-            )
-            training.check_converged(trained, sample, schema, plan)
-            sigma = trained.sigma[: len(transformer.continuous_columns_)]
-            clock.lap("training")
-
-            if self.prior_components == 0:
-                prior = GaussianMixturePrior.standard_normal(self.latent_dim)
-            else:
-                mean, _ = trained.network.get_layer("encoder").predict(matrix, batch_size=8192, verbose=0)
-                prior = GaussianMixturePrior(self.prior_components, random_state=seed).fit(np.asarray(mean))
-            clock.lap("prior")
-
-            if self.calibrate:
-                rng = np.random.default_rng([seed, 2**31])
-                generator = Generator(trained.network, prior, transformer, sigma, None)
-                raw = generator.decode(prior.sample(int(np.clip(len(matrix), *CALIBRATION_ROWS)), rng))
-                calibration = Calibration.fit(raw, transformer, sigma, matrix, rng)
-            else:
-                calibration = Calibration.identity(transformer)
-            clock.lap("calibration")
-
-        self.schema_ = schema
-        self.transformer_ = transformer
-        self.vae_ = trained.network
-        self.sigma_ = sigma
-        self.history_ = trained.history
-        self.prior_ = prior
-        self.calibration_ = calibration
-        self.n_rows_ = n_rows
-        self.device_, self.batch_size_, self.learning_rate_ = plan.device, plan.batch_size, plan.learning_rate
-        self.is_chief_ = is_chief(strategy)
-        self.fit_seconds_ = clock.seconds
+    def _assign(self, fitted):
+        for name, value in fitted.items():
+            setattr(self, name + "_", value)
         return self
-
-    def _check_params(self):
-        for name in ("epochs", "batch_size", "latent_dim"):
-            value = getattr(self, name)
-            if name == "batch_size" and value is None:
-                continue
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise UsageError(f"{name} must be a positive whole number, got {value!r}")
-        rate = self.learning_rate
-        if rate is not None and (
-            not isinstance(rate, (int, float, np.number)) or isinstance(rate, bool) or not 0 < rate < float("inf")
-        ):
-            raise UsageError(f"learning_rate must be a positive number or None, got {rate!r}")
-        if self.encoding not in ("quantile", "mode"):
-            raise UsageError(f"encoding must be 'quantile' or 'mode', got {self.encoding!r}")
-        if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
-            raise UsageError(f"beta must be a number >= 0, got {self.beta!r}")
-        from synthvae.distribute import check_options
-
-        check_options(self.strategy, self.precision)
 
     def _seed(self):
         return resolve_seed(self.random_state)
@@ -450,30 +366,25 @@ class _Rows:
         return next(self._rows)
 
 
-class _InMemoryRows:
-    """The training rows of a table in memory: the matrix, less a held-out part."""
+def _check_params(estimator):
+    for name in ("epochs", "batch_size", "latent_dim"):
+        value = getattr(estimator, name)
+        if name == "batch_size" and value is None:
+            continue
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+    rate = estimator.learning_rate
+    if rate is not None and (
+        not isinstance(rate, (int, float, np.number)) or isinstance(rate, bool) or not 0 < rate < float("inf")
+    ):
+        raise UsageError(f"learning_rate must be a positive number or None, got {rate!r}")
+    if estimator.encoding not in ("quantile", "mode"):
+        raise UsageError(f"encoding must be 'quantile' or 'mode', got {estimator.encoding!r}")
+    if not (isinstance(estimator.beta, (int, float)) and estimator.beta >= 0):
+        raise UsageError(f"beta must be a number >= 0, got {estimator.beta!r}")
+    from synthvae.distribute import check_options
 
-    def __init__(self, transformer, matrix, seed):
-        from synthvae.training import split_rows
-
-        self.train, self.valid = split_rows(matrix, seed)
-        self.n_train = len(self.train)
-
-    def batches(self, batch_size):
-        return self.train
-
-
-class _StageClock:
-    """Wall seconds spent in each stage of a fit, in order (``fit_seconds_``)."""
-
-    def __init__(self):
-        self._last = time.perf_counter()
-        self.seconds = {}
-
-    def lap(self, stage):
-        now = time.perf_counter()
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
-        self._last = now
+    check_options(estimator.strategy, estimator.precision)
 
 
 def _check_enough_rows(n_rows):

@@ -76,22 +76,25 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
 
 
 def _draw_levels(logits, rng, argmax):
-    """One level per column of ``logits`` (levels x rows): the largest, or a draw by
-    inverse CDF on the unnormalized weights with one uniform per row."""
-    width = len(logits)
+    """One level per column of ``logits`` (levels x rows): the largest, or a draw."""
     if argmax:
         return logits.argmax(axis=0)
     weights = logits - logits.max(axis=0)
     np.exp(weights, out=weights)
+    return draw_levels(weights, rng)
+
+
+def draw_levels(weights, rng):
+    """One level per column of ``weights`` (levels x rows, unnormalized), drawn by
+    inverse CDF with one uniform per row. ``weights`` is overwritten."""
+    width = len(weights)
     for j in range(1, width):  # the cumulative sum, a row at a time
         weights[j] += weights[j - 1]
-    u = rng.random(logits.shape[1], dtype=np.float32) * weights[-1]
-    codes = np.zeros(logits.shape[1], dtype=np.intp)
+    u = rng.random(weights.shape[1], dtype=np.float32) * weights[-1]
+    codes = np.zeros(weights.shape[1], dtype=np.intp)
     for j in range(width - 1):
         codes += weights[j] < u
     return codes
-
-
 
 
 class Generator:

@@ -71,8 +71,11 @@ class GaussianMixturePrior:
 
     def sample(self, n, rng):
         """Draw ``n`` latent codes (float32) with the numpy generator ``rng``."""
-        components = rng.choice(len(self.weights_), size=n, p=self.weights_)
-        eps = rng.standard_normal((n, self.means_.shape[1]))
+        return self.sample_components(rng.choice(len(self.weights_), size=n, p=self.weights_), rng)
+
+    def sample_components(self, components, rng):
+        """One latent code (float32) from each of the given components."""
+        eps = rng.standard_normal((len(components), self.means_.shape[1]))
         return (self.means_[components] + eps * self.stds_[components]).astype(np.float32)
 
     def get_state(self):

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae import distribute
-from synthvae.backend import import_keras, native_logs_silenced
+from synthvae.backend import import_keras
 from synthvae.errors import TrainingError
 
 # Imported on first use of this module, which only a fit imports.
@@ -139,8 +139,7 @@ def train(build, train_rows, valid, *, epochs, plan, patience, verbose, probe, s
     in_memory = isinstance(train_rows, np.ndarray)
     # stdout carries data only, and Keras prints some notices there (a TrainingError
     # says in words what went wrong).
-    with distribute.training_scope(strategy, precision), contextlib.redirect_stdout(io.StringIO()), \
-            native_logs_silenced():
+    with distribute.training_scope(strategy, precision), contextlib.redirect_stdout(io.StringIO()):
         network = build()
         network.compile(optimizer=keras.optimizers.Adam(plan.learning_rate),
                         steps_per_execution=1 if strategy is not None else STEPS_PER_EXECUTION)

@@ -1,0 +1,125 @@
+"""Fitting: the steps from a table (or a sample of one) to everything sampling needs.
+
+column transformers -> matrix -> trained network -> latent prior -> calibration.
+:func:`fit_model` builds every part in locals and returns them together, so the
+estimator assigns them only once all have succeeded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from synthvae.backend import import_keras, native_logs_silenced, seeded
+
+# Prior draws the calibration is fitted on: at least, at most (else the table's rows).
+CALIBRATION_ROWS = (20_000, 50_000)
+
+
+def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
+    """Fit everything on ``sample`` (the table, or a sample of it when streaming) and
+    train on what ``training_rows(transformer, matrix, seed)`` hands out.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's parameters (``SynthVAE.get_params()``).
+    sample : pandas.DataFrame
+        Rows in ``schema``'s columns.
+    n_rows : int
+        Rows in the whole table.
+    training_rows : callable
+        ``(transformer, matrix, seed) ->`` an object with ``n_train`` (rows trained on
+        per epoch), ``valid`` (held-out matrix or None) and ``batches(batch_size)``
+        (what training reads: :class:`InMemoryRows`, or :class:`synthvae.stream.StreamedRows`).
+    seed : int
+    clock : StageClock
+
+    Returns
+    -------
+    dict
+        The fitted parts by attribute name, without the estimator's trailing underscore.
+    """
+    from synthvae import training
+    from synthvae.calibration import Calibration
+    from synthvae.distribute import is_chief, make_strategy
+    from synthvae.generation import decoder_function
+    from synthvae.model import build_vae
+    from synthvae.prior import GaussianMixturePrior
+    from synthvae.transformers import TableTransformer
+
+    import_keras()
+    strategy = make_strategy(params["strategy"])
+    with seeded(seed), native_logs_silenced():
+        transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
+        matrix = transformer.transform(sample)
+        clock.lap("transformers")
+
+        rows = training_rows(transformer, matrix, seed)
+        plan = training.plan_training(rows.n_train, params["batch_size"], params["learning_rate"], strategy)
+
+        def build():
+            return build_vae(
+                matrix.shape[1], transformer.continuous_columns_,
+                [(s.start, s.stop) for s in transformer.softmax_spans_],
+                latent_dim=params["latent_dim"], hidden=tuple(params["hidden"]), beta=params["beta"], seed=seed,
+            )[0]
+
+        trained = training.train(
+            build, rows.batches(plan.batch_size), rows.valid, epochs=params["epochs"], plan=plan,
+            patience=params["patience"], verbose=params["verbose"], probe=matrix[: training.PROBE_ROWS],
+            strategy=strategy, precision=params["precision"],
+        )
+        training.check_converged(trained, sample, schema, plan)
+        sigma = trained.sigma[: len(transformer.continuous_columns_)]
+        clock.lap("training")
+
+        if params["prior_components"] == 0:
+            prior = GaussianMixturePrior.standard_normal(params["latent_dim"])
+        else:
+            mean, _ = trained.network.get_layer("encoder").predict(matrix, batch_size=8192, verbose=0)
+            prior = GaussianMixturePrior(params["prior_components"], random_state=seed).fit(np.asarray(mean))
+        clock.lap("prior")
+
+        if params["calibrate"]:
+            rng = np.random.default_rng([seed, 2**31])
+            decode = decoder_function(trained.network)
+            raw = decode(prior.sample(int(np.clip(len(matrix), *CALIBRATION_ROWS)), rng))
+            calibration = Calibration.fit(raw, transformer, sigma, matrix, rng)
+        else:
+            calibration = Calibration.identity(transformer)
+        clock.lap("calibration")
+
+    return {
+        "schema": schema, "transformer": transformer, "vae": trained.network, "sigma": sigma,
+        "history": trained.history, "prior": prior, "calibration": calibration, "n_rows": n_rows,
+        "device": plan.device, "batch_size": plan.batch_size, "learning_rate": plan.learning_rate,
+        "is_chief": is_chief(strategy), "fit_seconds": clock.seconds,
+    }
+
+
+class InMemoryRows:
+    """The training rows of a table in memory: the matrix, less a held-out part."""
+
+    def __init__(self, transformer, matrix, seed):
+        from synthvae.training import split_rows
+
+        self.train, self.valid = split_rows(matrix, seed)
+        self.n_train = len(self.train)
+
+    def batches(self, batch_size):
+        return self.train
+
+
+class StageClock:
+    """Wall seconds spent in each stage of a fit, in order (``fit_seconds_``)."""
+
+    def __init__(self):
+        self._last = time.perf_counter()
+        self.seconds = {}
+
+    def lap(self, stage):
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
