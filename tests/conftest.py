@@ -8,17 +8,18 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 EXAMPLE = REPO / "examples" / "adult-sample.csv.gz"
+# Samples of public tables shipped with the tests (titanic and penguins whole, 3,000
+# rows of taxis and of diamonds); adult is the example above.
+DATA = REPO / "tests" / "data"
 
 # Small and fast: tests check behaviour, not quality.
 TINY = dict(epochs=4, batch_size=128, latent_dim=8, hidden=(32, 32), prior_components=5, verbose=False)
 
 
-def shared_csv(name):
-    path = SHARED_DATA / f"{name}.csv"
-    assert path.exists(), f"{path} is missing: the tests need ../shared/data beside the repo"
-    return path
+def sample_table(name):
+    """The path of a shipped sample of a public table."""
+    return EXAMPLE if name == "adult" else DATA / f"{name}-sample.csv.gz"
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from synthvae.io import read_table
 from synthvae.schema import infer_schema
 
-from conftest import EXAMPLE, shared_csv
+from conftest import EXAMPLE, sample_table
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
@@ -28,7 +28,7 @@ def synthvae(*args, cwd=None, check=True):
 
 @pytest.mark.parametrize("name", ["titanic", "penguins", "taxis", "adult", "diamonds"])
 def test_fit_then_sample_keeps_the_table(name, tmp_path):
-    real = read_table(shared_csv(name))
+    real = read_table(sample_table(name))
     if len(real) > 3000:
         real = real.sample(3000, random_state=0)
     data = tmp_path / f"{name}.csv"

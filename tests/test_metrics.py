@@ -14,7 +14,7 @@ from synthvae.io import read_table
 from synthvae.metrics import cramers_v, evaluate, format_report, ks_statistic, tv_distance
 from synthvae.schema import ColumnSpec, Schema, infer_schema
 
-ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult.csv"
+ADULT = Path(__file__).resolve().parent.parent / "examples" / "adult-sample.csv.gz"
 
 
 def correlated_frame(n, seed):
