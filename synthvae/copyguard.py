@@ -2,24 +2,24 @@
 typically), or lie nearer to one than real rows lie to each other, are replaced by
 further draws.
 
-Distances are measured as in the privacy figures of :mod:`synthvae.metrics` (numbers
-min-max scaled by the reference's range, categories one-hot, a missing number its own
-indicator), on every column but identifiers and constants: identifiers are regenerated
-and never equal a training key, so comparing them would hide every copy. The threshold
-is a low percentile (the 1st by default) of the distances from the reference's distinct
-rows to their nearest other distinct row: a sampled row nearer than that to a real row is
-closer than almost any two real rows are to each other.
+Rows are compared in the space of :mod:`synthvae.rowspace`, which the privacy figures
+of :mod:`synthvae.metrics` use too (numbers min-max scaled by the reference's range,
+categories one-hot, a missing number its own indicator), on every column but
+identifiers and constants: identifiers are regenerated and never equal a training key,
+so comparing them would hide every copy. The threshold is a low percentile (the 1st
+by default) of the distances from the reference's distinct rows to their nearest other
+distinct row: a sampled row nearer than that to a real row is closer than almost any
+two real rows are to each other.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 
 from synthvae.errors import DataError, InputTypeError
-from synthvae.metrics import MAX_ONEHOT_LEVELS, SKIPPED_KINDS, _distance_matrices, _encode, _row_keys
+from synthvae.rowspace import SKIPPED_KINDS, encode_tables, neighbour_matrices, row_keys
 
 PERCENTILE = 1.0
 # Reference rows whose nearest-neighbour distance sets the threshold, at most.
@@ -75,12 +75,12 @@ class CopyGuard:
         self.checked_ = 0
 
     def _threshold(self):
-        encoded = _encode({"real": self.reference}, self.columns, self.kinds)
-        _, first = np.unique(_row_keys(encoded, self.columns, "real"), return_index=True)
+        encoded = encode_tables({"real": self.reference}, self.columns, self.kinds)
+        _, first = np.unique(row_keys(encoded, self.columns, "real"), return_index=True)
         distinct = np.sort(first)
         if len(distinct) < 2:
             return 0.0
-        space = _space(encoded, self.columns, {"real": distinct})["real"]
+        space = neighbour_matrices(encoded, self.columns, {"real": distinct})["real"]
         rng = np.random.default_rng(0)
         queries = np.sort(rng.choice(len(distinct), min(len(distinct), THRESHOLD_QUERIES), replace=False))
         distances, _ = NearestNeighbors(n_neighbors=2).fit(space).kneighbors(space[queries])
@@ -92,9 +92,9 @@ class CopyGuard:
         if not self.columns or len(rows) == 0:
             return np.zeros(len(rows), dtype=bool)
         rows = rows[self.columns].reset_index(drop=True)
-        encoded = _encode({"real": self.reference, "synth": rows}, self.columns, self.kinds)
-        exact = np.isin(_row_keys(encoded, self.columns, "synth"), _row_keys(encoded, self.columns, "real"))
-        space = _space(encoded, self.columns, {"real": np.arange(len(self.reference)), "synth": np.arange(len(rows))})
+        encoded = encode_tables({"real": self.reference, "synth": rows}, self.columns, self.kinds)
+        exact = np.isin(row_keys(encoded, self.columns, "synth"), row_keys(encoded, self.columns, "real"))
+        space = neighbour_matrices(encoded, self.columns, {"real": np.arange(len(self.reference)), "synth": np.arange(len(rows))})
         distances, _ = NearestNeighbors(n_neighbors=1).fit(space["real"]).kneighbors(space["synth"])
         return exact | (distances[:, 0] < self.threshold_)
 
@@ -133,22 +133,3 @@ class CopyGuard:
             f"{self.name} (nearer than {self.threshold_:.4g}: percentile {self.percentile:g} of the "
             f"distances between its rows and their nearest neighbours)"
         )
-
-
-def _space(encoded, columns, picks):
-    """The distance space of :mod:`synthvae.metrics`, as matrices NearestNeighbors takes:
-    categories with many levels (codes there) become sparse one-hot columns, which add
-    the same 2 per mismatch to the squared distance."""
-    dense, codes = _distance_matrices(encoded, columns, picks)
-    coded = [c for c in columns if not encoded[c].numeric and len(encoded[c].levels) > MAX_ONEHOT_LEVELS]
-    if not coded:
-        return dense
-    out = {}
-    for table in picks:
-        blocks = [sparse.csr_matrix(dense[table])]
-        for j, name in enumerate(coded):
-            c = codes[table][:, j]
-            blocks.append(sparse.csr_matrix(
-                (np.ones(len(c)), (np.arange(len(c)), c)), shape=(len(c), len(encoded[name].levels))))
-        out[table] = sparse.hstack(blocks, format="csr")
-    return out
