@@ -35,7 +35,6 @@ from scipy.special import ndtr, ndtri
 
 from synthvae.errors import DataError
 from synthvae.sampler import _softmax, decode_to_matrix
-from synthvae.transformers import IdentifierTransformer
 
 # Pilot draws per mixture component (fewer per component when there are many).
 _PILOT_PER_COMPONENT = 128
@@ -212,7 +211,7 @@ def generate(sampler, transformer, start, stop, seed, chunk_rows, finish=None):
 def renumber_identifiers(rows, transformer, row_offset):
     """Give regenerated identifier columns the running numbers of their final positions."""
     for spec, t in zip(transformer.schema.columns, transformer.transformers_):
-        if isinstance(t, IdentifierTransformer):
+        if t.positional:
             values = t.inverse_transform(np.zeros((len(rows), 0), np.float32), row_offset=row_offset)
             rows[spec.name] = values.astype(rows[spec.name].dtype).to_numpy()
     return rows

@@ -20,22 +20,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from synthvae import datetimes
 from synthvae.condition_parsing import OPERATORS, normalize, parse_where
 from synthvae.conditional_draw import ConditionalSampler, generate, renumber_identifiers
 from synthvae.errors import DataError
-from synthvae.transformers import (
-    CategoricalTransformer,
-    ConstantTransformer,
-    DatetimeTransformer,
-    DerivedTransformer,
-    IdentifierTransformer,
-    MissingIndicator,
-    ModeEncoder,
-    _MISSING,
-    _nan_key,
-    _parse_bool,
-    _plain,
-)
+from synthvae.transformers import MISSING_KEY, level_key, parse_bool
 
 __all__ = [
     "OPERATORS",
@@ -110,8 +99,8 @@ class Conditions:
         ok = np.ones(len(rows), dtype=bool)
         for name, keys in self.allowed.items():
             column = rows[name]
-            hit = column.isin([k for k in keys if k != _MISSING]).to_numpy()
-            ok &= (hit | column.isna().to_numpy()) if _MISSING in keys else hit
+            hit = column.isin([k for k in keys if k != MISSING_KEY]).to_numpy()
+            ok &= (hit | column.isna().to_numpy()) if MISSING_KEY in keys else hit
         for rule in self.ranges:
             ok &= rule.holds(_as_numbers(rows[rule.column], rule.spec))
         return ok
@@ -130,22 +119,20 @@ def compile_conditions(items, schema, transformer, calibration):
     by_column = {}
     for name, op, value in items:
         by_column.setdefault(_resolve_column(name, schema), []).append((op, value))
-    transformers = dict(zip(schema.names, transformer.transformers_))
     allowed, ranges, pooled = {}, [], {}
     for name, conds in by_column.items():
-        spec, t = schema[name], transformers[name]
-        if isinstance(t, IdentifierTransformer):
-            raise DataError(f"cannot condition on {name!r}: it is an identifier column, regenerated as running numbers")
-        if isinstance(t, ConstantTransformer):
-            _check_constant(name, t, conds)
-            continue
-        if isinstance(t, (CategoricalTransformer, DerivedTransformer)):
+        spec, t = schema[name], transformer.column_transformer(name)
+        if t.condition_type == "levels":
             allowed[name] = _allowed_levels(name, spec, t, conds)
-        else:
+        elif t.condition_type == "range":
             ranges.append(_range(name, spec, t, conds))
-    levels = _level_rules(allowed, transformers, transformer, pooled)
+        elif t.condition_type == "fixed":
+            _check_constant(name, t, conds)
+        else:
+            raise DataError(f"cannot condition on {name!r}: {t.condition_refusal}")
+    levels = _level_rules(allowed, transformer, pooled)
     for rule in ranges:
-        _locate(rule, transformer, transformers[rule.column], calibration)
+        _locate(rule, transformer, transformer.column_transformer(rule.column), calibration)
     text = " and ".join(f"{n} {op} {v!r}" for n, op, v in items)
     return Conditions(levels, ranges, allowed, pooled, text)
 
@@ -168,29 +155,26 @@ def _listing(values, repr_=True):
 
 
 def _check_constant(name, t, conds):
+    (constant,) = t.known_values()
     for op, value in conds:
         values = value if op == "in" else [value]
-        same = any(_plain(v) == t.value or str(v).strip() == str(t.value).strip() for v in values)
+        same = any(t.match_value(v) for v in values)
         if (op in ("==", "in") and not same) or (op == "!=" and same) or op not in ("==", "in", "!="):
-            raise DataError(f"no row can satisfy {name} {op} {value!r}: {name!r} always holds {t.value!r}")
-
-
-def _known_levels(t):
-    if isinstance(t, DerivedTransformer):
-        return list(dict.fromkeys(b for _, b in t.mapping))
-    return list(t.levels_) + list(t.pooled_)
+            raise DataError(f"no row can satisfy {name} {op} {value!r}: {name!r} always holds {constant!r}")
 
 
 def _allowed_levels(name, spec, t, conds):
-    known = _known_levels(t)
-    keys = {_nan_key(v) for v in known}
+    """The level keys (see :func:`synthvae.transformers.level_key`) of the values of
+    ``name`` that meet every condition in ``conds``."""
+    known = t.known_values()
+    keys = {level_key(v) for v in known}
     numbers = [v for v in known if v is not None]
     numeric = bool(numbers) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in numbers)
     for op, value in conds:
         if op in _RANGE_OPERATORS and op != "==" and numeric:
             # A number column with few values is modelled as categories; a range picks levels.
             x = _as_condition_number(name, spec, value)
-            keys &= {_nan_key(v) for v in numbers if _compare(v, op, x)}
+            keys &= {level_key(v) for v in numbers if _compare(v, op, x)}
             continue
         if op not in ("==", "!=", "in"):
             raise DataError(
@@ -198,7 +182,7 @@ def _allowed_levels(name, spec, t, conds):
                 f"({_listing(known)}), not {op!r}"
             )
         values = value if op == "in" else [value]
-        matched = {_nan_key(_match_level(name, spec, known, v)) for v in values}
+        matched = {level_key(_match_level(name, spec, t, v)) for v in values}
         keys = keys - matched if op == "!=" else keys & matched
     if not keys:
         raise DataError(f"no value of {name!r} satisfies {_words(name, conds)}; its values are: {_listing(known)}")
@@ -214,76 +198,39 @@ def _words(name, conds):
                         for op, v in conds)
 
 
-def _match_level(name, spec, known, value):
-    """The known level ``value`` means: the exact value, else its text, else its text
-    with surrounding spaces ignored (" Female" for "Female") when that is unambiguous."""
+def _match_level(name, spec, t, value):
+    """The known value of ``name`` that ``value`` means (see ``match_value``)."""
     if spec.kind == "boolean" and value is not None:
-        value = _parse_bool(value.strip() if isinstance(value, str) else value)
-    key = _nan_key(value)
-    for level in known:
-        if _nan_key(level) == key and type(_plain(level)) is type(_plain(value)):
-            return level
-    for level in known:
-        if _nan_key(level) == key:
-            return level
-    text = str(value)
-    for compare in (lambda s: s, lambda s: s.strip()):
-        hits = [lv for lv in known if lv is not None and compare(_level_text(lv)) == compare(text)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise DataError(f"{value!r} is ambiguous for {name!r}: it matches {_listing(hits)}; give the exact value")
-    raise DataError(f"{name!r} has no value {value!r}; its values are: {_listing(known)}")
+        value = parse_bool(value.strip() if isinstance(value, str) else value)
+    hits = t.match_value(value)
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise DataError(f"{value!r} is ambiguous for {name!r}: it matches {_listing(hits)}; give the exact value")
+    raise DataError(f"{name!r} has no value {value!r}; its values are: {_listing(t.known_values())}")
 
 
-def _level_text(value):
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _level_rules(allowed, transformers, transformer, pooled):
-    """The allowed slots of each softmax group, derived columns mapped to their source."""
+def _level_rules(allowed, transformer, pooled):
+    """The allowed slots of each softmax group (a derived column's are its source's)."""
     rules = {}
     for name, keys in allowed.items():
-        t = transformers[name]
-        source_name = name
-        if isinstance(t, DerivedTransformer):
-            source_name = t.source
-            keys = {_nan_key(a) for a, b in t.mapping if _nan_key(b) in keys}
-            t = transformers[source_name]
-        span = next(s for s in transformer.spans_ if s.column == source_name)
-        slots = {i for i, level in enumerate(t.levels_) if _nan_key(level) in keys}
-        pool = [(v, w) for v, w in zip(t.pooled_, t.pooled_weights_) if _nan_key(v) in keys]
-        share = 1.0
-        if pool:
-            slots.add(len(t.levels_))
-            if len(pool) < len(t.pooled_):
-                pooled[source_name] = ([v for v, _ in pool], np.array([w for _, w in pool]))
-                share = float(sum(w for _, w in pool))
+        selection = transformer.column_transformer(name).select_levels(keys, transformer)
+        span = selection.span
+        if selection.pooled is not None:
+            pooled[span.column] = selection.pooled
         rule = rules.get(span.start)
         if rule is None:
-            rules[span.start] = _Levels(span.start, span.width, slots, [name], share)
+            rules[span.start] = _Levels(span.start, span.width, selection.slots, [name], selection.rare_share)
         else:
-            rule.rare_share *= share
-            rule.slots &= slots
+            rule.rare_share *= selection.rare_share
+            rule.slots &= selection.slots
             rule.columns.append(name)
             if not rule.slots:
                 raise DataError(f"the conditions on {' and '.join(map(repr, rule.columns))} contradict each other: no row meets both")
     return list(rules.values())
 
 
-def _numeric_parts(t):
-    """(NumericTransformer, datetime unit or None, nullable) of a numeric/datetime column."""
-    nullable = isinstance(t, MissingIndicator)
-    inner = t.inner if nullable else t
-    if isinstance(inner, DatetimeTransformer):
-        return inner.numeric_, inner.unit_, nullable
-    return inner, None, nullable
-
-
 def _range(name, spec, t, conds):
-    numeric, unit, _ = _numeric_parts(t)
     lo, hi, lo_strict, hi_strict = -math.inf, math.inf, False, False
     for op, value in conds:
         if op not in _RANGE_OPERATORS:
@@ -296,7 +243,7 @@ def _range(name, spec, t, conds):
         if op in ("<=", "<", "==") and (x < hi or (x == hi and op == "<")):
             hi, hi_strict = x, op == "<"
     rule = _Range(name, spec, lo, hi, lo_strict, hi_strict)
-    low, high = numeric.min_, numeric.max_
+    low, high = t.value_range()
     empty = lo > hi or (lo == hi and (lo_strict or hi_strict))
     outside = lo > high or hi < low or (lo == high and lo_strict) or (hi == low and hi_strict)
     words = " and ".join(f"{name} {op} {str(v).strip()}" for op, v in conds)
@@ -311,12 +258,9 @@ def _range(name, spec, t, conds):
 def _as_condition_number(name, spec, value):
     if spec.kind == "datetime":
         try:
-            stamp = pd.Timestamp(value.strip() if isinstance(value, str) else value)
-        except (TypeError, ValueError):
+            return datetimes.value_to_seconds(value)
+        except ValueError:
             raise DataError(f"{name!r} is a datetime column and {value!r} is not a date") from None
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return float((stamp - pd.Timestamp(0)) // pd.Timedelta(seconds=1))
     try:
         x = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
@@ -328,19 +272,18 @@ def _as_condition_number(name, spec, value):
 
 def _show_number(x, spec):
     if spec.kind == "datetime":
-        return str(pd.Timestamp(int(x), unit="s"))
+        return datetimes.show_seconds(x)
     return f"{x:g}"
 
 
 def _locate(rule, transformer, t, calibration):
     """Fill in where the column sits in the matrix and its pre-noise interval."""
-    numeric, unit, nullable = _numeric_parts(t)
-    spans = [s for s in transformer.spans_ if s.column == rule.column]
-    if nullable:
-        rule.indicator_start = spans[0].start
-    if isinstance(numeric.encoder_, ModeEncoder):
+    spans = transformer.spans_for(t)
+    if t.indicator_span() is not None:
+        rule.indicator_start = spans[t.indicator_span()].start
+    if t.monotone_span() is None:
         return  # not monotone in one value: the final check does the work
-    rule.matrix_column = next(s.start for s in spans if s.kind == "continuous")
+    rule.matrix_column = spans[t.monotone_span()].start
     rule.continuous_index = int(np.flatnonzero(transformer.continuous_columns_ == rule.matrix_column)[0])
     source = target = None
     if calibration is not None and calibration.source_quantiles.shape[0] == len(transformer.continuous_columns_):
@@ -351,9 +294,7 @@ def _locate(rule, transformer, t, calibration):
         low, high = float(source[0]), float(source[-1])
     grid = np.linspace(low, high, _GRID_POINTS)
     scores = grid if source is None else np.interp(grid, source, target)
-    values = numeric.inverse_transform(scores.astype(np.float32).astype(np.float64).reshape(-1, 1)).to_numpy()
-    if unit is not None:
-        values = np.round(values / unit) * unit
+    values = t.scores_to_numbers(scores.astype(np.float32).astype(np.float64))
     hits = np.flatnonzero(rule.holds(values))
     if not len(hits):
         raise DataError(
@@ -370,8 +311,5 @@ def _locate(rule, transformer, t, calibration):
 
 def _as_numbers(series, spec):
     if spec.kind == "datetime":
-        stamps = series if pd.api.types.is_datetime64_any_dtype(series) else pd.to_datetime(
-            series, format=spec.format, errors="coerce")
-        seconds = stamps.astype("datetime64[ns]").astype("int64").to_numpy() // 10**9
-        return np.where(stamps.isna().to_numpy(), np.nan, seconds.astype(np.float64))
+        return datetimes.to_seconds(series, spec.format)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
