@@ -278,12 +278,12 @@ def _show_number(x, spec):
 
 def _locate(rule, transformer, t, calibration):
     """Fill in where the column sits in the matrix and its pre-noise interval."""
-    spans = transformer.spans_for(t)
-    if t.indicator_span() is not None:
-        rule.indicator_start = spans[t.indicator_span()].start
-    if t.monotone_span() is None:
+    spans, indicator, monotone = transformer.spans_for(t), t.indicator_span(), t.monotone_span()
+    if indicator is not None:
+        rule.indicator_start = spans[indicator].start
+    if monotone is None:
         return  # not monotone in one value: the final check does the work
-    rule.matrix_column = spans[t.monotone_span()].start
+    rule.matrix_column = spans[monotone].start
     rule.continuous_index = int(np.flatnonzero(transformer.continuous_columns_ == rule.matrix_column)[0])
     source = target = None
     if calibration is not None and calibration.source_quantiles.shape[0] == len(transformer.continuous_columns_):
