@@ -62,10 +62,12 @@ class Calibration:
         calibration.target_quantiles = _rows(target, len(levels))
         return calibration
 
-    @property
-    def maps_continuous(self):
-        """Whether there are quantile maps (none when calibration was switched off)."""
-        return self.source_quantiles.shape[0] > 0 and abs(self.source_quantiles[0, 0]) < _IDENTITY_RANGE
+    def source_range(self, j):
+        """The decoded values continuous column ``j``'s map was fitted on, as (low, high),
+        or None where it has no fitted map (calibration off, or too few values)."""
+        if not self.source_quantiles.shape[0] or abs(self.source_quantiles[j, 0]) >= _IDENTITY_RANGE / 10:
+            return None
+        return float(self.source_quantiles[j, 0]), float(self.source_quantiles[j, -1])
 
     def map_column(self, j, values):
         """Apply continuous column ``j``'s quantile map (unchanged without maps)."""

@@ -160,9 +160,7 @@ class Generator:
                 return conditional.rows(np.random.default_rng([seed, chunk, 1]), chunk_rows)
 
             def finish(rows, chunk_start):
-                from synthvae.conditions import renumber_identifiers  # FIXME move to the transformer
-
-                return renumber_identifiers(rows, self.transformer, chunk_start)
+                return self.transformer.renumber(rows, chunk_start)
 
             draw = conditional.rows
 

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthvae.schema import infer_schema
-from synthvae.transformers import CategoricalTransformer, TableTransformer
+from synthvae.transformers import CategoricalTransformer, TableTransformer, level_key
 
 
 def assert_round_trip(frame, encoding):
@@ -158,3 +158,36 @@ def test_none_and_nan_are_one_missing_level():
     assert codes[1] == codes[2] == codes[5]
     back = transformer.inverse_transform(transformer.transform(series))
     assert back.isna().tolist() == series.isna().tolist()
+
+
+def test_transformers_answer_conditions_in_their_own_terms(mixed_frame):
+    frame = mixed_frame.assign(tier=mixed_frame["color"].map({"red": 1, " blue": 2, "green ": 3}))
+    tt = TableTransformer(infer_schema(frame)).fit(frame)
+    kinds = {name: tt.column_transformer(name).condition_type for name in frame.columns}
+    assert kinds == {"id": None, "income": "range", "age": "range", "visits": "range", "color": "levels",
+                     "member": "levels", "signup": "range", "country": "fixed", "tier": "levels"}
+    assert [name for name in frame.columns if tt.column_transformer(name).positional] == ["id"]
+
+    # A derived column reads its source and answers with its source's softmax group.
+    derived = next(tt.column_transformer(n) for n in ("color", "tier") if tt.column_transformer(n).inputs)
+    source = tt.column_transformer(derived.inputs[0])
+    assert derived.columns != source.columns and tt.spans_for(derived) == []
+    picked = derived.known_values()[0]
+    selection = derived.select_levels({level_key(picked)}, tt)
+    assert selection.span == tt.spans_for(source)[0] and len(selection.slots) == 1
+
+    color = tt.column_transformer("color")
+    assert color.match_value("blue") == [" blue"] and color.match_value("purple") == []
+
+    # A nullable number: the (present, missing) group first, then the monotone score.
+    age = tt.column_transformer("age")
+    assert age.indicator_span() == 0 and age.monotone_span() == 1
+    assert age.value_range() == (frame["age"].min(), frame["age"].max())
+    written = age.scores_to_numbers(np.linspace(-6, 6, 101))
+    assert np.all(np.diff(written) >= 0) and written[0] == frame["age"].min()
+    assert tt.column_transformer("country").match_value(" NL") == ["NL"]
+
+
+def test_mode_encoding_is_not_monotone_in_one_score(mixed_frame):
+    tt = TableTransformer(infer_schema(mixed_frame), encoding="mode").fit(mixed_frame)
+    assert tt.column_transformer("income").monotone_span() is None

@@ -1,0 +1,207 @@
+"""A whole table <-> one float32 matrix: one transformer per column, composed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import DataError
+from synthvae.schema import ColumnSpec, Schema
+from synthvae.transformers.base import Span, plain
+from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
+from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
+from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
+
+# The transformer classes a model file may name, by the names it stores.
+TYPES = {
+    cls.__name__: cls
+    for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
+                MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer)
+}
+
+
+def transformer_for(spec: ColumnSpec, encoding="quantile", random_state=0):
+    """The transformer that handles a column of this kind."""
+    if spec.kind in ("continuous", "integer"):
+        inner = NumericTransformer(encoding, integer=spec.kind == "integer", random_state=random_state)
+    elif spec.kind == "datetime":
+        inner = DatetimeTransformer(spec.format, encoding, random_state=random_state)
+    elif spec.kind in ("categorical", "boolean"):
+        return CategoricalTransformer()
+    elif spec.kind == "constant":
+        return ConstantTransformer(spec.value)
+    elif spec.kind == "identifier":
+        return IdentifierTransformer(spec.prefix, spec.suffix, spec.width)
+    else:
+        raise DataError(f"column {spec.name!r} has unknown kind {spec.kind!r}")
+    return MissingIndicator(inner) if spec.nullable else inner
+
+
+class TableTransformer:
+    """A whole table <-> one float32 matrix, column by column, in schema order.
+
+    Parameters
+    ----------
+    schema : Schema
+    encoding : {"quantile", "mode"}
+        How continuous, integer and datetime values are encoded.
+    derive : bool
+        Look up categorical columns that are an exact function of another categorical
+        column (see :class:`DerivedTransformer`) instead of learning them.
+    random_state : int
+        Seeds the subsampling and mixture fits, so the same data gives the same state.
+
+    Attributes
+    ----------
+    transformers_ : list
+        One fitted transformer per schema column.
+    spans_ : list of Span
+        The matrix layout.
+    width_ : int
+        Matrix columns in all.
+    """
+
+    def __init__(self, schema: Schema, encoding="quantile", derive=True, random_state=0):
+        self.schema = schema
+        self.encoding = encoding
+        self.derive = derive
+        self.random_state = random_state
+
+    def fit(self, frame):
+        self.schema.check_frame(frame)
+        derived = find_derived_columns(frame, self.schema) if self.derive else {}
+        self.transformers_ = []
+        for spec in self.schema.columns:
+            series = _prepared(frame[spec.name], spec)
+            if spec.name in derived:
+                transformer = DerivedTransformer(derived[spec.name])
+            else:
+                transformer = transformer_for(spec, self.encoding, self.random_state)
+                if spec.kind in ("continuous", "integer", "datetime") and series.notna().sum() == 0:
+                    raise DataError(f"column {spec.name!r} has no {spec.kind} values to learn from")
+            transformer.columns = (spec.name,)
+            inputs = [_prepared(frame[name], self.schema[name]) for name in transformer.inputs]
+            self.transformers_.append(transformer.fit(series, *inputs))
+        self._build_layout()
+        return self
+
+    def _build_layout(self):
+        spans, self._blocks, start = [], [], 0
+        for transformer in self.transformers_:
+            block = []
+            for kind, width in transformer.spans:
+                block.append(Span(transformer.columns[0], kind, start, width))
+                start += width
+            self._blocks.append(block)
+            spans.extend(block)
+        self._writers = {name: t for t in self.transformers_ for name in t.columns}
+        self.spans_ = spans
+        self.width_ = start
+
+    @property
+    def continuous_columns_(self):
+        """Matrix column indices that hold a continuous value."""
+        return np.array([s.start for s in self.spans_ if s.kind == "continuous"], dtype=np.int64)
+
+    @property
+    def softmax_spans_(self):
+        return [s for s in self.spans_ if s.kind == "softmax"]
+
+    def column_transformer(self, name):
+        """The fitted transformer that writes table column ``name``."""
+        if name not in self._writers:
+            raise DataError(f"no column named {name!r}; the columns are: {', '.join(self.schema.names)}")
+        return self._writers[name]
+
+    def spans_for(self, transformer):
+        """The spans of ``transformer``'s block, in order."""
+        index = next(i for i, t in enumerate(self.transformers_) if t is transformer)
+        return list(self._blocks[index])
+
+    def transform(self, frame):
+        self.schema.check_frame(frame)
+        blocks = [
+            t.transform(_prepared(frame[spec.name], spec))
+            for spec, t in zip(self.schema.columns, self.transformers_)
+        ]
+        return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
+
+    def inverse_transform(self, matrix, rng=None, row_offset=0):
+        """Rows back from a matrix in this layout.
+
+        Softmax groups may hold one-hot rows or probabilities: the largest entry wins.
+        ``row_offset`` numbers regenerated identifiers, so that chunks of one sample
+        get consecutive keys. A transformer with inputs (a derived column) is decoded
+        once the columns it reads are.
+        """
+        decoded, specs = {}, {spec.name: spec for spec in self.schema.columns}
+        waiting = list(range(len(self.transformers_)))
+        while waiting:
+            ready = [i for i in waiting if all(name in decoded for name in self.transformers_[i].inputs)]
+            if not ready:
+                names = ", ".join(repr(self.transformers_[i].columns[0]) for i in waiting)
+                raise DataError(f"model file is inconsistent: columns {names} are looked up from each other")
+            for i in ready:
+                transformer, spans = self.transformers_[i], self._blocks[i]
+                start = spans[0].start if spans else 0
+                block = matrix[:, start : start + sum(s.width for s in spans)]
+                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded)
+                name = transformer.columns[0]
+                decoded[name] = _restore_dtype(values.reset_index(drop=True), specs[name])
+            waiting = [i for i in waiting if i not in ready]
+        return pd.DataFrame(decoded, columns=self.schema.names)
+
+    def renumber(self, rows, row_offset):
+        """``rows`` with positional columns (regenerated identifiers) written anew for rows
+        that start at ``row_offset``: rows drawn in another order than their final one
+        (conditional draws) get the running numbers of their final positions."""
+        for spec, t in zip(self.schema.columns, self.transformers_):
+            if t.positional:
+                values = t.inverse_transform(np.zeros((len(rows), 0), np.float32), row_offset=row_offset)
+                rows[spec.name] = values.astype(rows[spec.name].dtype).to_numpy()
+        return rows
+
+    def get_state(self):
+        return {
+            "encoding": self.encoding,
+            "derive": self.derive,
+            "transformers": [{"type": type(t).__name__, "state": t.get_state()} for t in self.transformers_],
+        }
+
+    @classmethod
+    def from_state(cls, schema, state):
+        self = cls(schema, encoding=state["encoding"], derive=state["derive"])
+        if len(state["transformers"]) != len(schema.columns):
+            raise DataError("model file is inconsistent: transformer and schema column counts differ")
+        self.transformers_ = []
+        for spec, entry in zip(schema.columns, state["transformers"]):
+            if entry["type"] not in TYPES:
+                raise DataError(f"model file names an unknown transformer {entry['type']!r}")
+            transformer = TYPES[entry["type"]].from_state(entry["state"])
+            transformer.columns = (spec.name,)
+            self.transformers_.append(transformer)
+        self._build_layout()
+        return self
+
+
+def _prepared(series, spec):
+    """The column as the transformer expects it: booleans as Python bools, text as text."""
+    if spec.kind == "boolean":
+        return series.map(lambda v: plain(v) if plain(v) is None else parse_bool(v))
+    return series
+
+
+def _restore_dtype(values, spec):
+    dtype = spec.dtype
+    try:
+        if dtype.startswith("int") or dtype.startswith("uint"):
+            if values.isna().any():
+                return values.astype("float64")
+            return values.astype(dtype)
+        if dtype == "str" and int(pd.__version__.split(".")[0]) < 3:
+            return values.astype(object)  # pandas 2 has no missing-aware "str" dtype
+        if dtype.startswith("datetime64"):
+            return pd.to_datetime(values).astype(dtype)
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        return values
