@@ -1,4 +1,4 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="synthvae",
@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.10",
     # The top-level schemas/ folder is shipped inside the package as synthvae.schemas,
     # so the JSON Schema users read in the repo is the one the code validates against.
-    packages=["synthvae", "synthvae.metrics", "synthvae.schemas"],
+    packages=find_packages(include=["synthvae", "synthvae.*"]) + ["synthvae.schemas"],
     package_dir={"synthvae.schemas": "schemas"},
     package_data={"synthvae.schemas": ["*.json"]},
     install_requires=[
