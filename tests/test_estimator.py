@@ -168,3 +168,30 @@ def test_decode_to_matrix_leaves_the_decoder_output_alone(fitted, n):
     np.testing.assert_array_equal(raw, before)
     for span in fitted.transformer_.softmax_spans_:
         np.testing.assert_array_equal(matrix[:, span.start:span.stop].sum(axis=1), np.ones(n))
+
+
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was(mixed_frame):
+    """Fitted state is assigned only once a fit has succeeded: a refit that diverges
+    leaves the earlier schema, transformer, network, prior and calibration together."""
+    from synthvae.errors import TrainingError
+
+    model = SynthVAE(random_state=0, **TINY).fit(mixed_frame)
+    before = {name: getattr(model, name) for name in ("schema_", "transformer_", "vae_", "prior_", "calibration_")}
+    rows = model.sample(100, random_state=1)
+    other = mixed_frame.assign(income=mixed_frame["income"] * 1e7)
+    with pytest.raises(TrainingError):
+        model.set_params(learning_rate=1e6).fit(other)
+    assert all(getattr(model, name) is value for name, value in before.items())
+    pd.testing.assert_frame_equal(model.sample(100, random_state=1), rows)
+
+
+def test_fit_and_sample_leave_the_global_generators_alone(mixed_frame):
+    import random
+
+    random.seed(11)
+    np.random.seed(11)
+    expected = (random.random(), np.random.random())
+    random.seed(11)
+    np.random.seed(11)
+    SynthVAE(random_state=0, **TINY).fit(mixed_frame).sample(50)
+    assert (random.random(), np.random.random()) == expected
