@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
+import pandas as pd
 
 from synthvae.errors import DataError
 from synthvae.rules.types import Combinations, Depends, Order, Sum, rule_from_dict
@@ -29,6 +30,9 @@ def check_declared(frame, rules, schema=None):
 
     The message names the rule, the first breaking row (1-based, as rows of data
     after the header) with its values in the rule's columns, and how many rows break it.
+    A combination that a combinations rule excludes may be held by fewer than its
+    ``min_rows`` rows: the exceptions of a near-rule, which are kept in the data and
+    left out of what is generated.
 
     Parameters
     ----------
@@ -44,13 +48,22 @@ def check_declared(frame, rules, schema=None):
                 column(frame, name)
             except DataError:
                 raise DataError(f"the rule {rule.describe()!r} names {name!r}, which the data lacks") from None
-        broken = np.asarray(rule.violations(frame, schema))
+        if isinstance(rule, Combinations):
+            broken = rule.violations(frame, schema, rare_ok=True)
+        else:
+            broken = rule.violations(frame, schema)
         if broken.any():
             row = int(np.argmax(broken))
-            values = ", ".join(f"{name}={column(frame, name).iloc[row]!r}" for name in rule.columns)
+            values = ", ".join(f"{name}={_shown(column(frame, name).iloc[row])}" for name in rule.columns)
             count = int(broken.sum())
             others = f" ({count} rows break it)" if count > 1 else ""
             raise DataError(f"the data breaks the rule {rule.describe()!r} in row {row + 1}: {values}{others}")
+
+
+def _shown(value):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "missing"
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def construction_order(rules, columns):

@@ -39,7 +39,8 @@ Reduction, so that the rules are few and can be built in one pass over the colum
   is, if ``a < c``); two columns equal in every row are a one-part sum, not two
   orders;
 * sum: only the largest sets of parts for a total (``c >= a + b + d`` implies
-  ``c >= a + b``), an exact sum implying its subsets; an order ``a <= c`` (or
+  ``c >= a + b``), an exact sum implying its subsets, and ``c >= t >= a + b``
+  making ``c >= a + b`` redundant; an order ``a <= c`` (or
   ``a < c``: the sum keeps the bound, not the strictness) is dropped when a kept sum
   of ``c`` has the part ``a`` and the other parts are present wherever ``a`` and
   ``c`` are;
@@ -191,6 +192,8 @@ def _orders_and_sums(names, values, with_sums):
                 if (part, total) in kept and all(covered(p, (part, total)) for p in others):
                     del kept[(part, total)]
 
+        sums = [s for s in sums if not _sum_implied(s, sums, edges, covered)]
+
     rules = [Order((names[i], names[j]), strict) for (i, j), strict in sorted(kept.items())]
     rules += [Sum(names[t], tuple(names[p] for p in parts), remainder)
               for t, parts, remainder in sorted(sums)]
@@ -209,6 +212,19 @@ def _sums(names, values, present, holds, equal, edges, covered):
         if candidates:
             found += _sums_of(total, candidates, values, present, places, equal, edges, covered)
     return found
+
+
+def _sum_implied(candidate, sums, edges, covered):
+    """Whether ``c >= a + b`` follows from ``c >= t`` and ``t >= a + b (+ ...)``."""
+    total, parts, remainder = candidate
+    if remainder != "nonnegative":
+        return False
+    for other, other_parts, _ in sums:
+        if (other, total) in edges and set(parts) <= set(other_parts):
+            where = (total, *parts)
+            if covered(other, where) and all(covered(p, where) for p in set(other_parts) - set(parts)):
+                return True
+    return False
 
 
 def _residual(total, parts, values, present, places):

@@ -265,13 +265,21 @@ class Combinations:
         more = f" and {len(self.excluded) - 3} more" if len(self.excluded) > 3 else ""
         return f"{group}: never {shown}{more}"
 
-    def violations(self, frame, schema=None):
+    def violations(self, frame, schema=None, rare_ok=False):
+        """Rows whose combination is excluded or not allowed.
+
+        With ``rare_ok``, a combination held by fewer than ``min_rows`` rows of
+        ``frame`` breaks nothing: training rows may hold the few exceptions of a
+        near-rule (Adult's one Husband who is Female), which a generator leaves out.
+        """
         codes, keys = combos(frame, self.columns)
         if len(codes) == 0:
             return np.zeros(0, dtype=bool)
         excluded = set(self.excluded or ())
         allowed = None if self.allowed is None else set(self.allowed)
         bad = np.array([k in excluded or (allowed is not None and k not in allowed) for k in keys])
+        if rare_ok:
+            bad &= np.bincount(codes, minlength=len(keys)) >= self.min_rows
         return bad[codes]
 
 
