@@ -68,8 +68,10 @@ MAX_PARTS = 4
 MAX_SUM_SETS = 500
 # Order pairs are first screened on this many rows, most pairs failing there.
 SCREEN_ROWS = 512
-# Rows compared at once in the order search (bounds its memory).
+# Rows compared at once in the order search, and columns at once in the dependency
+# search (bounds their memory).
 CHUNK_ROWS = 65536
+TARGET_BLOCK = 16
 
 NUMERIC_KINDS = ("continuous", "integer")
 CATEGORY_KINDS = ("categorical", "boolean")
@@ -300,7 +302,7 @@ def _exact_breaks(total, parts_sum):
 def _categories(frame, names):
     series = [column(frame, n) for n in names]
     coded = [codes_of(s) for s in series]
-    codes = np.column_stack([c for c, _ in coded])
+    codes = np.column_stack([c for c, _ in coded]).astype(np.int32)
     values = [v for _, v in coded]
     levels = np.array([len(v) for v in values])
     n_rows, n_cols = codes.shape
@@ -315,9 +317,11 @@ def _categories(frame, names):
             continue
         order = np.argsort(codes[:, a], kind="stable")
         same = np.diff(codes[order, a]) == 0
-        block = codes[order][:, targets]
-        changes = (block[1:] != block[:-1]) & same[:, None]
-        determines[a, targets[~changes.any(axis=0)]] = True
+        for start in range(0, len(targets), TARGET_BLOCK):
+            some = targets[start:start + TARGET_BLOCK]
+            block = codes[np.ix_(order, some)]
+            changes = (block[1:] != block[:-1]) & same[:, None]
+            determines[a, some[~changes.any(axis=0)]] = True
 
     leader = list(range(n_cols))  # each column's class leader (first of its class)
     for b in range(n_cols):
@@ -392,9 +396,12 @@ def _rare_pairs(a, b, levels_a, levels_b):
         return []
     expected = np.outer(count_a[rows_a], count_b[rows_b]) / n_rows
     joint = a.astype(np.int64) * levels_b + b
-    keys, seen = np.unique(joint, return_counts=True)
     wanted = rows_a[:, None] * levels_b + rows_b[None, :]
-    pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
-    observed = np.where(keys[pos] == wanted, seen[pos], 0)
+    if levels_a * levels_b <= 4 * n_rows:
+        observed = np.bincount(joint, minlength=levels_a * levels_b)[wanted]
+    else:
+        keys, seen = np.unique(joint, return_counts=True)
+        pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+        observed = np.where(keys[pos] == wanted, seen[pos], 0)
     hits = np.argwhere((expected >= CHANCE_BREAKS) & (observed < RARE_ROWS))
     return [(int(rows_a[i]), int(rows_b[j])) for i, j in hits]
