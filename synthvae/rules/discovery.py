@@ -209,10 +209,17 @@ def _sums(names, values, present, holds, equal, edges, covered):
     for total in range(len(names)):
         if places[total] is None:
             continue
+        # c = a: two equal columns (the later one is the total).
+        for a in np.flatnonzero(equal[:total, total]):
+            if places[a] is None:
+                continue
+            c, s = _residual(total, (a,), values, present, places)
+            if len(c) and _exact_breaks(c, s) >= CHANCE_BREAKS:
+                found.append((total, (int(a),), "zero"))
         candidates = [a for a in range(len(names))
                       if a != total and holds[a, total] and places[a] is not None and nonnegative[a]]
         if candidates:
-            found += _sums_of(total, candidates, values, present, places, equal, edges, covered)
+            found += _sums_of(total, candidates, values, present, places, edges, covered)
     return found
 
 
@@ -237,7 +244,7 @@ def _residual(total, parts, values, present, places):
     return whole[:, 0], whole[:, 1:].sum(axis=1)
 
 
-def _sums_of(total, candidates, values, present, places, equal, edges, covered):
+def _sums_of(total, candidates, values, present, places, edges, covered):
     """The kept sums of one total, as ``(total, parts, remainder)``.
 
     Sets of parts grow from a part whose order with the total is surprising, one
@@ -249,13 +256,6 @@ def _sums_of(total, candidates, values, present, places, equal, edges, covered):
     the hundreds).
     """
     found = []
-    # c = a: two equal columns (the later one is the total).
-    for a in candidates:
-        if equal[a, total] and a < total:
-            c, s = _residual(total, (a,), values, present, places)
-            if len(c) and _exact_breaks(c, s) >= CHANCE_BREAKS:
-                found.append((total, (a,), "zero"))
-
     grown = {}  # frozenset of parts -> exact
     stack = [frozenset((a,)) for a in candidates if (a, total) in edges]
     while stack and len(grown) < MAX_SUM_SETS:
