@@ -47,8 +47,16 @@ Reduction, so that the rules are few and can be built in one pass over the colum
 * depends: columns that determine each other (a one-to-one relation like Adult's
   education and education-num) form a class, whose other members depend on its first
   column; between classes, the transitive reduction (``a -> b -> c`` makes
-  ``a -> c`` redundant). Combinations are looked for only between class leaders and
-  never between a column and a column it determines.
+  ``a -> c`` redundant). A column may still depend on two columns unrelated to
+  each other; one-pass construction derives it from one, and the pair of the two
+  sources then only takes the combinations that agree;
+* combinations: looked for only between class leaders, never between a column and a
+  column it determines, and an excluded pair that follows from another through a
+  dependency is dropped (sex x adult_male's ``(female, True)`` from sex x who's
+  ``(female, man)`` when who determines adult_male).
+
+Not searched: dependencies on two columns together, sums with parts that can be
+negative, orders between a date and a number, combinations of three columns.
 """
 
 from __future__ import annotations
