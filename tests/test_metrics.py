@@ -11,7 +11,7 @@ import pytest
 
 from synthvae.errors import DataError, InputTypeError
 from synthvae.io import read_table
-from synthvae.metrics import cramers_v, evaluate, format_report, ks_statistic, tv_distance
+from synthvae.metrics import cramers_v, evaluate, evaluate_with_details, format_report, ks_statistic, tv_distance
 from synthvae.schema import ColumnSpec, Schema, infer_schema
 
 ADULT = Path(__file__).resolve().parent.parent / "examples" / "adult-sample.csv.gz"
@@ -310,7 +310,7 @@ def test_result_is_json_and_report_is_aligned():
     lines = text.splitlines()
     assert lines[0].startswith("metric")
     keys = ["column_shape_error", "pair_trend_error", "pair_trend_error_strong", "ml_efficacy_real",
-            "ml_efficacy_synth", "detection_auc", "dcr_share", "exact_copy_rate", "holdout_copy_rate"]
+            "ml_efficacy_synth", "detection_auc", "dcr_share", "rules_broken", "exact_copy_rate", "holdout_copy_rate"]
     assert [line.split()[0] for line in lines[1:]] == keys
     # Values are right-aligned in one column.
     ends = {line.index(line.split()[1]) + len(line.split()[1]) for line in lines[1:]}
@@ -326,6 +326,51 @@ def test_report_without_holdout_lists_only_fidelity():
     text = format_report(evaluate(real, real.copy()))
     assert "detection_auc" not in text and "dcr_share" not in text
     assert "exact_copy_rate" in text
+
+
+def rules_frame(n, seed):
+    """Rows obeying start <= end, total >= a + b and zone -> borough."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(0, 100, n).round(2)
+    a = rng.uniform(0, 50, n).round(2)
+    b = rng.uniform(0, 20, n).round(2)
+    zone = rng.choice([f"z{i}" for i in range(40)], n)
+    return pd.DataFrame({
+        "start": start,
+        "end": start + rng.integers(0, 30, n),  # ties: start <= end, not <
+        "a": a,
+        "b": b,
+        "total": (a + b + rng.uniform(0, 5, n)).round(2),
+        "zone": zone,
+        "borough": [f"b{int(z[1:]) % 4}" for z in zone],
+    })
+
+
+def test_rules_of_the_real_rows_broken_by_synthetic_rows():
+    real = rules_frame(2000, 0)
+    synth = rules_frame(1000, 1)
+    res, details = evaluate_with_details(real, synth)
+    assert res["rules_broken"] == 0.0 and res["n_rules"] == len(details["rules"]) == 3
+    synth.loc[:99, "end"] = synth.loc[:99, "start"] - 1  # 100 rows end before they start
+    synth.loc[50:249, "total"] = 0.0  # 200 rows fall short of a + b, 50 of them above too
+    synth.loc[900:, "borough"] = "b9"  # 100 rows in a borough no zone gives
+    res, details = evaluate_with_details(real, synth)
+    by_rule = {r["rule"]: r for r in details["rules"]}
+    assert by_rule["start <= end"]["broken"] == 100 and by_rule["start <= end"]["broken_share"] == pytest.approx(10.0)
+    assert by_rule["total >= a + b"]["broken"] == 200
+    assert by_rule["zone determines borough"]["broken"] == 100
+    assert all(r["real_broken"] == 0 for r in details["rules"])
+    assert by_rule["total >= a + b"]["definition"] == {
+        "rule": "sum", "total": "total", "parts": ["a", "b"], "remainder": "nonnegative"}
+    assert res["rules_broken"] == pytest.approx(35.0)  # rows 0-249 and 900-999
+    json.dumps(res, allow_nan=False)
+    assert "rules_broken" in format_report(res) and "(3 rules)" in format_report(res)
+
+
+def test_no_rule_in_the_real_rows():
+    real = shuffle_columns(correlated_frame(500, 0), 0)
+    res, details = evaluate_with_details(real, real.copy())
+    assert res["rules_broken"] is None and res["n_rules"] == 0 and details["rules"] == []
 
 
 # --------------------------------------------------------------------- errors

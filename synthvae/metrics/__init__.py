@@ -8,8 +8,9 @@ values behind the figures (what ``synthvae report`` draws).
 
 The figures come from :mod:`~synthvae.metrics.fidelity` (column shapes and pair
 trends), :mod:`~synthvae.metrics.privacy` (copies and distances to the closest
-record) and :mod:`~synthvae.metrics.utility` (models trained on the rows), all on
-the tables as :mod:`synthvae.rowspace` encodes them. Everything here is plain numpy,
+record), :mod:`~synthvae.metrics.utility` (models trained on the rows), all on
+the tables as :mod:`synthvae.rowspace` encodes them, and
+:mod:`~synthvae.metrics.rules` (rules of the real rows that synthetic rows break). Everything here is plain numpy,
 pandas and scikit-learn, and every random choice is seeded, so the same inputs
 always give the same figures.
 """
@@ -32,6 +33,7 @@ from synthvae.metrics.fidelity import (
 )
 from synthvae.metrics.inputs import check_inputs
 from synthvae.metrics.privacy import DCR_REFERENCE_ROWS, copy_rate, dcr_share, dcr_sq_distances
+from synthvae.metrics.rules import rule_violations
 from synthvae.metrics.utility import detection_auc, ml_efficacy
 from synthvae.rowspace import NA_LEVEL, SKIPPED_KINDS, encode_tables
 
@@ -56,6 +58,7 @@ _REPORT_LINES = (
     ("ml_efficacy_synth", "model trained on synthetic rows, scored on holdout"),
     ("detection_auc", "classifier telling holdout from synthetic (0.5 = can't)"),
     ("dcr_share", "% of synth rows nearer train than holdout (50 = ideal)"),
+    ("rules_broken", "% of synth rows breaking a rule of the real rows"),
     ("exact_copy_rate", "% of synthetic rows that copy a training row"),
     ("holdout_copy_rate", "% of holdout rows equal to a training row (baseline)"),
 )
@@ -101,6 +104,13 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
         ``exact_copy_rate``
             % of synthetic rows identical to some training row in every compared
             column (missing equal to missing).
+        ``rules_broken``, ``n_rules``
+            % of synthetic rows that break at least one of the ``n_rules`` rules
+            :func:`synthvae.rules.discover` finds on the real rows (orders such as
+            pickup <= dropoff, sums such as total >= fare + tip + tolls,
+            dependencies such as zone -> borough, combinations the real rows
+            exclude); ``None`` when the real rows obey no rule. Each rule and its
+            count are in :func:`evaluate_with_details`' details.
         ``n_rows_real``, ``n_rows_synth``, ``n_rows_holdout``, ``skipped_columns``
             What was compared.
         ``columns``
@@ -184,6 +194,12 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
             With ``holdout``: ``{"train", "holdout"}``, the Euclidean distance from
             each synthetic row in the ``dcr_share`` sample to its nearest row of
             the training and of the holdout sample; ``None`` without ``holdout``.
+        ``rules``
+            The rules of the real rows, each a dict: ``rule`` (one line),
+            ``definition`` (its JSON form in a schema file), ``broken`` and
+            ``broken_share`` (synthetic rows that break it: a count and a % of the
+            synthetic rows) and ``real_broken`` (real rows that break it: 0 but for
+            the few exceptions of a near-rule).
 
     Raises
     ------
@@ -211,6 +227,8 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
     result["n_pairs"] = sum(p["score"] is not None for p in pairs)
     result["n_strong_pairs"] = sum(p["score"] is not None and p["strong"] for p in pairs)
     result["exact_copy_rate"] = copy_rate(encoded, columns, "synth")
+    result["rules_broken"], rules = rule_violations(real, synth, kinds)
+    result["n_rules"] = len(rules)
 
     dcr = None
     if holdout is not None:
@@ -236,6 +254,7 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
         },
         "pair_trends": pair_matrices(columns, pairs, discrete),
         "dcr": dcr,
+        "rules": rules,
     }
     return result, details
 
@@ -262,6 +281,8 @@ def format_report(result):
             meaning = f"{result.get('ml_efficacy_metric', '')} of {meaning}".lstrip()
         if key == "pair_trend_error_strong" and result.get("n_strong_pairs") is not None:
             meaning = f"{meaning} ({result['n_strong_pairs']} of {result.get('n_pairs')})"
+        if key == "rules_broken" and result.get("n_rules") is not None:
+            meaning = f"{meaning} ({result['n_rules']} rules)"
         rows.append((key, _format_value(result[key]), meaning))
     name_width = max([len("metric")] + [len(r[0]) for r in rows])
     value_width = max([len("value")] + [len(r[1]) for r in rows])
