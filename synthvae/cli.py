@@ -234,8 +234,8 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
     from synthvae.errors import UsageError
-    from synthvae.estimator import SynthVAE
     from synthvae.io import output_format, write_chunks
+    from synthvae.sampling import Sampler
 
     count = _parse_count(n)
     shard = None
@@ -244,12 +244,12 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
 
         shard = parse_shard(shard_text)
     if where:
-        from synthvae.conditions import normalize
+        from synthvae.condition_parsing import normalize
 
         normalize(where=list(where))  # malformed text is a usage error before the model loads
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise UsageError(f"cannot write {output}: the folder {os.path.dirname(output) or '.'} does not exist")
-    model = SynthVAE.load(model_path)
+    model = Sampler.load(model_path)
     if seed is None:
         seed = model.random_state
     if shard is not None and seed is None:
@@ -261,7 +261,7 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
         from synthvae.copyguard import CopyGuard
         from synthvae.io import read_table
 
-        guard = CopyGuard(read_table(reject_copies), model.schema_, name=os.path.basename(reject_copies))
+        guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))
     chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
                                where=list(where), reject_copies=guard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
@@ -281,12 +281,12 @@ def _with_header(model, chunks):
 
 
 def _integer_columns(model):
-    return [c.name for c in model.schema_.columns if c.kind == "integer"]
+    return [c.name for c in model.schema.columns if c.kind == "integer"]
 
 
 def _parse_count(text):
     from synthvae.errors import UsageError
-    from synthvae.estimator import MAX_ROWS
+    from synthvae.sampling import MAX_ROWS
 
     try:
         count = int(text)
