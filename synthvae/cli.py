@@ -97,6 +97,7 @@ def main(debug):
       synthvae fit data.csv                 learn the table, write ./model.synthvae
       synthvae sample 10000 > synth.csv     new rows, CSV with a header on stdout
       synthvae schema data.csv > s.json     see (and edit) how columns are read
+      synthvae inspect model.synthvae       review what a model file holds
       synthvae report data.csv synth.csv    compare them in report.html
 
     Every command prints data on stdout and everything else on stderr. Exit
@@ -297,6 +298,23 @@ def _parse_count(text):
     if count > MAX_ROWS:
         raise UsageError(f"N must be at most 10**12 (1000000000000), got {text.strip()[:40]!r}")
     return count
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=True, path_type=str), default=DEFAULT_MODEL)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (every level listed).")
+@_friendly
+def inspect(model_path, as_json):
+    """Print what the model file MODEL holds, to review it before it is shared:
+    columns, kinds and formats, the values kept (category levels, ranges, table sizes),
+    rules between columns, the protection applied, training, parameters and versions.
+
+    The file is checked as 'sample' checks it; no network is built.
+    """
+    from synthvae.inspection import describe_model, format_description
+
+    info = describe_model(model_path)
+    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else format_description(info))
 
 
 @main.command()

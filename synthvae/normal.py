@@ -47,6 +47,8 @@ def _erfc_large(x):
     with np.errstate(under="ignore"):
         z = np.exp(-x * x)
         near = x < 8.0
+        if near.all():  # the usual case: scores are clipped far inside
+            return z * _polynomial(x, _P) / _polynomial(x, _Q)
         p = np.where(near, _polynomial(x, _P), _polynomial(x, _R))
         q = np.where(near, _polynomial(x, _Q), _polynomial(x, _S))
         return z * p / q
