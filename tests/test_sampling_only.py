@@ -106,3 +106,17 @@ def test_estimator_load_and_sample_import_no_keras(model_path):
     result = subprocess.run([sys.executable, "-c", code, model_path], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, timeout=300)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_inspect_shows_what_the_file_holds(model_path, mixed_frame):
+    text, status, err = _sample(["inspect", model_path])
+    assert status["code"] == 0 and not status["heavy"], err
+    for words in ("format 3", "color", "categorical (nullable)", "' blue'", "regenerated as user-{000000}",
+                  "always 'NL'", "quantile table of", "protection:", "parameters:", "Keras 3."):
+        assert words in text, words
+    described, status, err = _sample(["inspect", model_path, "--json"])
+    info = json.loads(described)
+    assert [c["name"] for c in info["columns"]] == list(mixed_frame.columns)
+    color = next(c for c in info["columns"] if c["name"] == "color")
+    assert set(color["levels"]) == set(mixed_frame["color"].unique())
+    assert info["training"]["rows"] == len(mixed_frame) and info["parameters"]["latent_dim"] == 8
