@@ -2,7 +2,8 @@
 
 Importing TensorFlow takes seconds and prints start-up chatter, so nothing imports
 Keras at module level except the network itself (``synthvae.model``), and everything
-that needs it goes through :func:`import_keras` first.
+that needs it goes through :func:`import_keras` first. Only training needs it (the
+``train`` extra installs it): sampling decodes in NumPy.
 
 What a fit changes in the process, and why (``seeded`` restores the rest):
 
@@ -34,12 +35,20 @@ def import_keras():
     if "keras" in sys.modules:
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if os.environ.get("SYNTHVAE_DEBUG"):
-        import keras
+    try:
+        if os.environ.get("SYNTHVAE_DEBUG"):
+            import keras
 
-        return keras
-    with stderr_closed():
-        import keras
+            return keras
+        with stderr_closed():
+            import keras
+    except ImportError as exc:
+        from synthvae.errors import NotInstalledError
+
+        raise NotInstalledError(
+            f"training needs TensorFlow and Keras, which this installation lacks ({exc}); "
+            'install them with: pip install "synthvae[train]" (sampling works without them)'
+        ) from None
     return keras
 
 

@@ -97,6 +97,7 @@ def main(debug):
       synthvae fit data.csv                 learn the table, write ./model.synthvae
       synthvae sample 10000 > synth.csv     new rows, CSV with a header on stdout
       synthvae schema data.csv > s.json     see (and edit) how columns are read
+      synthvae inspect model.synthvae       review what a model file holds
       synthvae report data.csv synth.csv    compare them in report.html
 
     Every command prints data on stdout and everything else on stderr. Exit
@@ -234,8 +235,8 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
     from synthvae.errors import UsageError
-    from synthvae.estimator import SynthVAE
     from synthvae.io import output_format, write_chunks
+    from synthvae.sampling import Sampler
 
     count = _parse_count(n)
     shard = None
@@ -244,12 +245,12 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
 
         shard = parse_shard(shard_text)
     if where:
-        from synthvae.conditions import normalize
+        from synthvae.condition_parsing import normalize
 
         normalize(where=list(where))  # malformed text is a usage error before the model loads
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise UsageError(f"cannot write {output}: the folder {os.path.dirname(output) or '.'} does not exist")
-    model = SynthVAE.load(model_path)
+    model = Sampler.load(model_path)
     if seed is None:
         seed = model.random_state
     if shard is not None and seed is None:
@@ -261,7 +262,7 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
         from synthvae.copyguard import CopyGuard
         from synthvae.io import read_table
 
-        guard = CopyGuard(read_table(reject_copies), model.schema_, name=os.path.basename(reject_copies))
+        guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))
     chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
                                where=list(where), reject_copies=guard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
@@ -281,12 +282,12 @@ def _with_header(model, chunks):
 
 
 def _integer_columns(model):
-    return [c.name for c in model.schema_.columns if c.kind == "integer"]
+    return [c.name for c in model.schema.columns if c.kind == "integer"]
 
 
 def _parse_count(text):
     from synthvae.errors import UsageError
-    from synthvae.estimator import MAX_ROWS
+    from synthvae.sampling import MAX_ROWS
 
     try:
         count = int(text)
@@ -297,6 +298,23 @@ def _parse_count(text):
     if count > MAX_ROWS:
         raise UsageError(f"N must be at most 10**12 (1000000000000), got {text.strip()[:40]!r}")
     return count
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=True, path_type=str), default=DEFAULT_MODEL)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (every level listed).")
+@_friendly
+def inspect(model_path, as_json):
+    """Print what the model file MODEL holds, to review it before it is shared:
+    columns, kinds and formats, the values kept (category levels, ranges, table sizes),
+    rules between columns, the protection applied, training, parameters and versions.
+
+    The file is checked as 'sample' checks it; no network is built.
+    """
+    from synthvae.inspection import describe_model, format_description
+
+    info = describe_model(model_path)
+    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else format_description(info))
 
 
 @main.command()

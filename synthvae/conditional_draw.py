@@ -31,10 +31,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from synthvae.errors import DataError
 from synthvae.generation import decode_to_matrix, draw_levels, softmax
+from synthvae.normal import ndtr
 
 # Pilot draws per mixture component (fewer per component when there are many).
 _PILOT_PER_COMPONENT = 128
@@ -119,6 +119,8 @@ class ConditionalSampler:
                 matrix[:, rule.indicator_start + 1] = 0.0
             if rule.pre_noise is None:
                 continue
+            from scipy.special import ndtri  # range conditions only
+
             _, flip, lo, hi = _interval(raw, rule, self.sigma)
             p_lo, p_hi = ndtr(lo), ndtr(hi)
             eps = np.clip(ndtri(p_lo + rng.random(n) * (p_hi - p_lo)), lo, hi)

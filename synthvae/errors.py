@@ -39,3 +39,8 @@ class ModelFileError(DataError):
 class TrainingError(DataError):
     """Training diverged; no model was written. Almost always a sign of extreme or
     wrongly scaled values in the data, hence a DataError (a ValueError)."""
+
+
+class NotInstalledError(SynthVAEError, ImportError):
+    """Something needs a package this installation lacks (training needs TensorFlow and
+    Keras: ``pip install "synthvae[train]"``)."""

@@ -4,8 +4,8 @@ Constructor arguments are stored unchanged; ``fit`` learns and returns self; wha
 was learned lives in attributes ending in ``_``, all assigned at the end of a fit, so
 a fit that fails leaves the estimator as it was. The work is done below: training in
 :mod:`synthvae.training`, rows in :mod:`synthvae.generation`, the file in
-:mod:`synthvae.modelfile`. Keras is imported only inside ``fit``, ``sample`` and
-``load``, so importing synthvae stays fast.
+:mod:`synthvae.modelfile`. Keras is imported only by ``fit`` (and by ``vae_`` after
+``load``): sampling decodes with the network's arrays in NumPy.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from synthvae.backend import import_keras, resolve_seed, seeded
+from synthvae.backend import resolve_seed
 from synthvae.errors import DataError, InputTypeError, UsageError
 from synthvae.fitting import InMemoryRows, StageClock, fit_model
 from synthvae.io import as_frame
 from synthvae.schema import Schema, infer_schema
 
+from synthvae.sampling import MAX_ROWS, check_count  # noqa: F401  (part of this module's interface)
+
 MIN_ROWS = 10
-# More rows than any disk holds: a count above this is a typo, not a request.
-MAX_ROWS = 10**12
 
 
 class SynthVAE(BaseEstimator):
@@ -78,7 +78,12 @@ class SynthVAE(BaseEstimator):
     ----------
     schema_ : Schema
     transformer_ : TableTransformer
+    weights_ : dict
+        The trained network's weights, float32 arrays by name (``decoder_dense_0/kernel``);
+        what the model file keeps and what sampling decodes with, in NumPy.
     vae_ : keras.Model
+        The trained network (after :meth:`load`, rebuilt from ``weights_`` when first
+        asked for; this imports Keras).
     prior_ : GaussianMixturePrior
     sigma_ : numpy.ndarray
         Learned output scale of each continuous matrix column.
@@ -91,6 +96,8 @@ class SynthVAE(BaseEstimator):
         Rows per step as trained (a small table gets smaller steps: a twentieth of
         its rows, at least 16).
     learning_rate_ : float
+    trained_with_ : dict
+        ``keras_version`` and ``backend`` (name and version) that trained the network.
     n_rows_ : int
     fit_seconds_ : dict
         Wall seconds of each stage of the last fit: ``schema`` (with reading the
@@ -203,6 +210,8 @@ class SynthVAE(BaseEstimator):
         return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock))
 
     def _assign(self, fitted):
+        fitted = dict(fitted)
+        self._network = fitted.pop("network")
         for name, value in fitted.items():
             setattr(self, name + "_", value)
         return self
@@ -259,19 +268,8 @@ class SynthVAE(BaseEstimator):
             A condition can never hold: an unknown column or value, an empty range, an
             operator that does not fit the column. Raised before any rows are drawn.
         """
-        rows = self.iter_sample(n, random_state=random_state, argmax=argmax, shard=shard, conditions=conditions,
-                                where=where, reject_copies=reject_copies)
-        before = rows.guard.replaced_ if rows.guard is not None else 0
-        frames = list(rows)
-        if not frames:
-            # One decoded row, cut away, gives the empty frame its column dtypes.
-            one_row = np.zeros((1, self.transformer_.width_), np.float32)
-            result = self.transformer_.inverse_transform(one_row).iloc[:0]
-        else:
-            result = pd.concat(frames, ignore_index=True)
-        if reject_copies is not None:
-            result.attrs["replaced_copies"] = rows.guard.replaced_ - before
-        return result
+        return self._sampler().sample(n, random_state=random_state, argmax=argmax, shard=shard,
+                                      conditions=conditions, where=where, reject_copies=reject_copies)
 
     def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, shard=None, conditions=None,
                     where=None, reject_copies=None):
@@ -283,62 +281,49 @@ class SynthVAE(BaseEstimator):
         checked at once, before the first chunk is asked for. The returned iterator's
         ``guard`` attribute is the :class:`~synthvae.copyguard.CopyGuard` in use (or None).
         """
-        from synthvae.generation import Generator
+        return self._sampler().iter_sample(n, random_state=random_state, argmax=argmax, start=start, stop=stop,
+                                           shard=shard, conditions=conditions, where=where,
+                                           reject_copies=reject_copies)
 
-        check_is_fitted(self, ["vae_", "prior_", "transformer_", "calibration_"])
-        n = check_count(n)
-        stop = n if stop is None else stop
-        if shard is not None:
-            from synthvae.shard import shard_bounds
+    def _sampler(self):
+        from synthvae.sampling import Sampler
 
-            if random_state is None and self.random_state is None:
-                raise UsageError(
-                    "sampling a shard needs a seed (random_state here or on the model): "
-                    "shards drawn with fresh randomness would not fit together"
-                )
-            start, stop = shard_bounds(n, shard)
-        seed = resolve_seed(self.random_state if random_state is None else random_state)
-        generator = Generator(self.vae_, self.prior_, self.transformer_, self.sigma_, self.calibration_)
-        conditional = self._conditional(generator, conditions, where, argmax, seed)
-        guard = self._copy_guard(reject_copies)
-        chunks = generator.chunks(start, stop, seed, argmax=argmax, conditional=conditional, guard=guard)
-        return _Rows(chunks, guard)
+        check_is_fitted(self, ["weights_", "prior_", "transformer_", "calibration_"])
+        return Sampler.from_fitted(self.get_params(), {name: getattr(self, name + "_") for name in _SAVED})
 
-    def _conditional(self, generator, conditions, where, argmax, seed):
-        from synthvae.conditions import ConditionalSampler, compile_conditions, normalize
+    @property
+    def vae_(self):
+        """The trained Keras network. After :meth:`load` it is rebuilt from ``weights_``
+        on first use (which imports Keras); sampling never needs it."""
+        network = self.__dict__.get("_network")
+        if network is None:
+            if "weights_" not in self.__dict__:
+                raise AttributeError("'SynthVAE' object has no attribute 'vae_' (fit or load a model first)")
+            from synthvae.backend import import_keras
 
-        items = normalize(conditions, where)
-        if not items:
-            return None
-        if argmax:
-            raise UsageError("argmax cannot be combined with conditions: conditioned columns are drawn")
-        compiled = compile_conditions(items, self.schema_, self.transformer_, self.calibration_)
-        return ConditionalSampler(compiled, generator.decode, self.prior_, self.transformer_, self.sigma_,
-                                  self.calibration_, seed)
+            import_keras()
+            from synthvae.model import rebuild_network
 
-    def _copy_guard(self, reject_copies):
-        from synthvae.copyguard import CopyGuard
-
-        if reject_copies is None or isinstance(reject_copies, CopyGuard):
-            return reject_copies
-        return CopyGuard(reject_copies, self.schema_)
+            network = rebuild_network(self.transformer_, self.weights_, self.latent_dim, self.hidden, self.beta)
+            self._network = network
+        return network
 
     # -- persistence ------------------------------------------------------------------
 
     def save(self, path):
-        """Write the fitted model to ``path`` (a zip of JSON and a .keras file; no pickle)."""
+        """Write the fitted model to ``path`` (a zip of JSON and float32 arrays; no pickle)."""
         from synthvae.modelfile import save_model
 
-        check_is_fitted(self, ["vae_", "prior_", "transformer_", "calibration_"])
+        check_is_fitted(self, ["weights_", "prior_", "transformer_", "calibration_"])
         save_model(path, self.get_params(), {name: getattr(self, name + "_") for name in _SAVED})
         return self
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`. Never runs code from the file."""
+        """Read a model written by :meth:`save`. Never runs code from the file, and
+        imports no Keras: the network is rebuilt only if ``vae_`` is asked for."""
         from synthvae.modelfile import load_model
 
-        import_keras()
         params, fitted = load_model(path)
         self = cls(**params)
         for name in _SAVED:
@@ -348,22 +333,8 @@ class SynthVAE(BaseEstimator):
 
 # The fitted attributes a model file holds (``fit_seconds_`` and ``is_chief_`` describe
 # one fit, not the model).
-_SAVED = ("schema", "transformer", "vae", "prior", "sigma", "calibration", "history", "n_rows",
-          "device", "batch_size", "learning_rate")
-
-
-class _Rows:
-    """The iterator :meth:`SynthVAE.iter_sample` returns: its rows, and the copy guard."""
-
-    def __init__(self, rows, guard):
-        self._rows = rows
-        self.guard = guard
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self._rows)
+_SAVED = ("schema", "transformer", "weights", "prior", "sigma", "calibration", "history", "n_rows",
+          "device", "batch_size", "learning_rate", "trained_with")
 
 
 def _check_params(estimator):
@@ -401,14 +372,3 @@ def _schema_for(data, schema):
     if not isinstance(schema, Schema):
         raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
     return schema
-
-
-def check_count(n):
-    """``n`` as a number of rows to make, or the reason it is none."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise InputTypeError(f"the number of rows must be a whole number, not {type(n).__name__}")
-    if n < 0:
-        raise UsageError(f"the number of rows must be 0 or more, got {n}")
-    if n > MAX_ROWS:
-        raise UsageError(f"the number of rows must be at most 10**12 ({MAX_ROWS}), got {n}")
-    return int(n)

@@ -44,8 +44,8 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     from synthvae import training
     from synthvae.calibration import Calibration
     from synthvae.distribute import is_chief, make_strategy
-    from synthvae.generation import decoder_function
-    from synthvae.model import build_vae
+    from synthvae.decoder import Decoder
+    from synthvae.model import build_vae, network_weights, trained_with
     from synthvae.prior import GaussianMixturePrior
     from synthvae.transformers import TableTransformer
 
@@ -73,6 +73,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
         )
         training.check_converged(trained, sample, schema, plan)
         sigma = trained.sigma[: len(transformer.continuous_columns_)]
+        weights = network_weights(trained.network)
         clock.lap("training")
 
         if params["prior_components"] == 0:
@@ -84,7 +85,8 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
 
         if params["calibrate"]:
             rng = np.random.default_rng([seed, 2**31])
-            decode = decoder_function(trained.network)
+            # Decoded by the same NumPy forward pass that sampling runs.
+            decode = Decoder(weights, len(params["hidden"]))
             raw = decode(prior.sample(int(np.clip(len(matrix), *CALIBRATION_ROWS)), rng))
             calibration = Calibration.fit(raw, transformer, sigma, matrix, rng)
         else:
@@ -92,10 +94,10 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
         clock.lap("calibration")
 
     return {
-        "schema": schema, "transformer": transformer, "vae": trained.network, "sigma": sigma,
+        "schema": schema, "transformer": transformer, "weights": weights, "network": trained.network, "sigma": sigma,
         "history": trained.history, "prior": prior, "calibration": calibration, "n_rows": n_rows,
         "device": plan.device, "batch_size": plan.batch_size, "learning_rate": plan.learning_rate,
-        "is_chief": is_chief(strategy), "fit_seconds": clock.seconds,
+        "trained_with": trained_with(), "is_chief": is_chief(strategy), "fit_seconds": clock.seconds,
     }
 
 

@@ -29,18 +29,6 @@ def softmax(logits):
     return shifted
 
 
-def decoder_function(network):
-    """The decoder of a trained network as a function: latent codes -> numpy outputs."""
-    from keras import ops
-
-    decoder = network.get_layer("decoder")
-
-    def decode(z):
-        return ops.convert_to_numpy(decoder(z, training=False))
-
-    return decode
-
-
 def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
     """Turn raw decoder outputs into a matrix in the table layout.
 
@@ -102,8 +90,8 @@ class Generator:
 
     Parameters
     ----------
-    network : keras.Model
-        The trained VAE (its ``decoder`` layer is used).
+    decode : callable
+        Latent codes -> raw decoder outputs: a :class:`synthvae.decoder.Decoder`.
     prior : GaussianMixturePrior
     transformer : TableTransformer
     sigma : numpy.ndarray
@@ -111,8 +99,8 @@ class Generator:
     calibration : Calibration or None
     """
 
-    def __init__(self, network, prior, transformer, sigma, calibration):
-        self.decode = decoder_function(network)
+    def __init__(self, decode, prior, transformer, sigma, calibration):
+        self.decode = decode
         self.prior = prior
         self.transformer = transformer
         self.sigma = sigma

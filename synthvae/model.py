@@ -150,3 +150,50 @@ def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 
     x_hat = ReconstructionLoss(continuous, softmax_spans, name="reconstruction", dtype="float32")([x, decoder(z)])
     vae = keras.Model(x, x_hat, name="vae")
     return vae, encoder, decoder
+
+
+def _weight_layers(network):
+    """The layers that hold weights, through the nested encoder and decoder models."""
+    for layer in network.layers:
+        if isinstance(layer, keras.Model):
+            yield from _weight_layers(layer)
+        elif layer.weights:
+            yield layer
+
+
+def network_weights(network):
+    """The network's weights as float32 NumPy arrays by name (``layer/weight``), the
+    names :func:`synthvae.decoder.network_shapes` gives."""
+    return {
+        f"{layer.name}/{variable.name}": np.asarray(ops.convert_to_numpy(variable), dtype=np.float32)
+        for layer in _weight_layers(network)
+        for variable in layer.weights
+    }
+
+
+def set_network_weights(network, weights):
+    """Assign weights by name (as :func:`network_weights` returns them) to a network
+    built by :func:`build_vae` with the same parameters."""
+    for layer in _weight_layers(network):
+        for variable in layer.weights:
+            variable.assign(weights[f"{layer.name}/{variable.name}"])
+    return network
+
+
+def rebuild_network(transformer, weights, latent_dim, hidden, beta):
+    """The trained network again, from its weights (as a model file holds them) and the
+    parameters and layout it was built with."""
+    vae = build_vae(
+        transformer.width_, transformer.continuous_columns_, [(s.start, s.stop) for s in transformer.softmax_spans_],
+        latent_dim=latent_dim, hidden=tuple(hidden), beta=beta,
+    )[0]
+    return set_network_weights(vae, weights)
+
+
+def trained_with():
+    """The Keras version and backend (with its version) that train here."""
+    import sys
+
+    backend = keras.backend.backend()
+    version = getattr(sys.modules.get(backend), "__version__", None)
+    return {"keras_version": keras.__version__, "backend": f"{backend} {version}" if version else backend}

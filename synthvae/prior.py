@@ -11,7 +11,6 @@ storing it: the model file holds no encoded rows.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 # Components are made for at least this many rows each, and any that ends up with
 # fewer than MIN_COMPONENT_ROWS is dropped, so no component sits on a single row.
@@ -43,6 +42,8 @@ class GaussianMixturePrior:
         self.random_state = random_state
 
     def fit(self, latents):
+        from sklearn.cluster import KMeans  # fitting only: sampling needs no scikit-learn
+
         rng = np.random.default_rng(self.random_state)
         if len(latents) > FIT_SUBSAMPLE:
             latents = latents[rng.choice(len(latents), FIT_SUBSAMPLE, replace=False)]

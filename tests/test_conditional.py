@@ -71,18 +71,18 @@ def test_rows_follow_the_model_given_the_condition(fitted):
 
 def test_rare_condition_needs_few_draws(fitted, mixed_frame, monkeypatch):
     """A condition met by ~2% of the model's rows is not met by drawing 50 times as many."""
-    from synthvae import generation
+    from synthvae.decoder import Decoder
 
     plain = fitted.sample(30_000, random_state=9)
     threshold = float(plain["income"].quantile(0.98))
     decoded = []
-    real_decoder = generation.decoder_function
+    real_call = Decoder.__call__
 
-    def counting_decoder(network):
-        decode = real_decoder(network)
-        return lambda z: decoded.append(len(z)) or decode(z)
+    def counting_call(self, z):
+        decoded.append(len(z))
+        return real_call(self, z)
 
-    monkeypatch.setattr(generation, "decoder_function", counting_decoder)
+    monkeypatch.setattr(Decoder, "__call__", counting_call)
     rows = fitted.sample(16_384, random_state=10, where=[("income", ">", threshold)])
     assert (rows["income"] > threshold).all() and len(rows) == 16_384
     # plain rejection would decode about 50 x 16,384 rows
@@ -106,12 +106,12 @@ def test_rare_condition_needs_few_draws(fitted, mixed_frame, monkeypatch):
     ],
 )
 def test_impossible_conditions_fail_before_any_work(fitted, conditions, where, words, monkeypatch):
-    from synthvae import generation
+    from synthvae.decoder import Decoder
 
-    def failing_decoder(network):
-        return lambda z: pytest.fail("decoded before checking the conditions")
+    def failing_call(self, z):
+        pytest.fail("decoded before checking the conditions")
 
-    monkeypatch.setattr(generation, "decoder_function", failing_decoder)
+    monkeypatch.setattr(Decoder, "__call__", failing_call)
     with pytest.raises(DataError) as info:
         fitted.iter_sample(10, conditions=conditions, where=where)
     for word in words:

@@ -159,9 +159,10 @@ def test_column_too_sparse_to_calibrate_is_not_clipped():
 @pytest.mark.parametrize("n", [1, 7])
 def test_decode_to_matrix_leaves_the_decoder_output_alone(fitted, n):
     """The conditional sampler reads the raw outputs again after decoding them."""
-    from synthvae.generation import decode_to_matrix, decoder_function
+    from synthvae.decoder import Decoder
+    from synthvae.generation import decode_to_matrix
 
-    raw = decoder_function(fitted.vae_)(fitted.prior_.sample(n, np.random.default_rng(0)))
+    raw = Decoder(fitted.weights_, len(fitted.hidden))(fitted.prior_.sample(n, np.random.default_rng(0)))
     before = raw.copy()
     matrix = decode_to_matrix(raw, fitted.transformer_, fitted.sigma_, np.random.default_rng(1),
                               calibration=fitted.calibration_)

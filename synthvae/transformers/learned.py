@@ -17,9 +17,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import BayesianGaussianMixture
-from sklearn.preprocessing import QuantileTransformer
 
 from synthvae.transformers.base import MISSING_KEY, level_key, plain
 
@@ -75,6 +72,8 @@ def decimals(values, limit=6):
 
 def quantiles(values, random_state):
     """The quantile table of the numbers ``values``: up to ``QUANTILES`` values, in order."""
+    from sklearn.preprocessing import QuantileTransformer  # fitting only: sampling needs no scikit-learn
+
     rng = np.random.default_rng(random_state)
     # The extremes join the subsample so every training value lies inside the
     # quantile table, where the mapping is exactly invertible.
@@ -93,6 +92,9 @@ def mixture(values, max_modes, random_state):
     means, stds, weights : numpy.ndarray
         One entry per mode kept; the weights sum to 1.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import BayesianGaussianMixture
+
     rng = np.random.default_rng(random_state)
     sample = _subsample(values, rng, size=5000).reshape(-1, 1)
     n_modes = int(min(max_modes, len(np.unique(sample))))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import QuantileTransformer
 
 from synthvae import datetimes
 from synthvae.errors import DataError
@@ -56,14 +55,50 @@ class QuantileEncoder:
 
 
 def _normal_scores(quantiles):
-    """A QuantileTransformer to normal scores that uses the quantile table ``quantiles``."""
-    quantiles = quantiles.reshape(-1, 1)
-    qt = QuantileTransformer(n_quantiles=len(quantiles), output_distribution="normal")
-    qt.quantiles_ = quantiles
-    qt.references_ = np.linspace(0, 1, len(quantiles))
-    qt.n_quantiles_ = len(quantiles)
-    qt.n_features_in_ = 1
-    return qt
+    """Normal scores through the quantile table ``quantiles``."""
+    return NormalScores(quantiles)
+
+
+class NormalScores:
+    """scikit-learn's ``QuantileTransformer(output_distribution="normal")`` for one column
+    with a given quantile table, in NumPy: the same results, and sampling (the inverse)
+    imports neither scikit-learn nor SciPy."""
+
+    # sklearn's bound on the uniform values: beyond it a value maps to the table's ends.
+    BOUNDS_THRESHOLD = 1e-7
+
+    def __init__(self, quantiles):
+        self.quantiles_ = np.asarray(quantiles, dtype=np.float64).reshape(-1, 1)
+        self.references_ = np.linspace(0, 1, len(self.quantiles_))
+
+    def transform(self, values):
+        from scipy.special import ndtri
+
+        x = np.array(values, dtype=np.float64).reshape(-1)
+        q, ref = self.quantiles_[:, 0], self.references_
+        with np.errstate(invalid="ignore"):
+            low, high = x - self.BOUNDS_THRESHOLD < q[0], x + self.BOUNDS_THRESHOLD > q[-1]
+        finite = ~np.isnan(x)
+        # Both directions, averaged, so that repeated quantiles map to their middle.
+        x[finite] = 0.5 * (np.interp(x[finite], q, ref) - np.interp(-x[finite], -q[::-1], -ref[::-1]))
+        x[high], x[low] = 1.0, 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores = ndtri(x)
+            bound = self.BOUNDS_THRESHOLD - np.spacing(1)
+            scores = np.clip(scores, ndtri(bound), ndtri(1 - bound))
+        return scores.reshape(-1, 1)
+
+    def inverse_transform(self, scores):
+        from synthvae.normal import ndtr
+
+        u = ndtr(np.asarray(scores, dtype=np.float64).reshape(-1))
+        q = self.quantiles_[:, 0]
+        with np.errstate(invalid="ignore"):
+            low, high = u - self.BOUNDS_THRESHOLD < 0, u + self.BOUNDS_THRESHOLD > 1
+        finite = ~np.isnan(u)
+        u[finite] = np.interp(u[finite], self.references_, q)
+        u[high], u[low] = q[-1], q[0]
+        return u.reshape(-1, 1)
 
 
 class ModeEncoder:

@@ -1,0 +1,90 @@
+"""The network as plain arrays, and the decoder's forward pass in NumPy.
+
+The Keras network (:mod:`synthvae.model`) is what training fits; what a model file
+keeps of it is its weights, float32 arrays named ``layer/weight`` (``decoder_dense_0/kernel``),
+and the architecture is rebuilt from the estimator's parameters by :func:`network_shapes`.
+Sampling runs the decoder here, three small matrix products, so it needs neither
+TensorFlow nor Keras: a Dense layer is ``relu(z @ kernel + bias)``, the last one linear,
+all in float32 as Keras computes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def network_shapes(input_dim, n_continuous, latent_dim, hidden):
+    """Every weight of the network :func:`synthvae.model.build_vae` builds, by name, with
+    its shape, in the order the file lists them.
+
+    Parameters
+    ----------
+    input_dim : int
+        Width of the table matrix.
+    n_continuous : int
+        Continuous matrix columns (each has a learned output scale).
+    latent_dim : int
+    hidden : sequence of int
+        The encoder's hidden widths; the decoder mirrors them.
+    """
+    shapes = {}
+
+    def dense(name, n_in, n_out):
+        shapes[f"{name}/kernel"] = (n_in, n_out)
+        shapes[f"{name}/bias"] = (n_out,)
+
+    width = input_dim
+    for i, units in enumerate(hidden):
+        dense(f"encoder_dense_{i}", width, units)
+        width = units
+    dense("z_mean", width, latent_dim)
+    dense("z_log_var", width, latent_dim)
+    shapes["kl/beta"] = ()
+    width = latent_dim
+    for i, units in enumerate(reversed(tuple(hidden))):
+        dense(f"decoder_dense_{i}", width, units)
+        width = units
+    dense("x_hat", width, input_dim)
+    if n_continuous:
+        shapes["reconstruction/log_sigma"] = (n_continuous,)
+    return shapes
+
+
+class Decoder:
+    """The decoder's forward pass: latent codes -> raw outputs in the table layout.
+
+    Parameters
+    ----------
+    weights : dict
+        The network's weights by name (at least the decoder's), as
+        :func:`network_shapes` names them.
+    n_hidden : int
+        Hidden layers of the decoder.
+    """
+
+    def __init__(self, weights, n_hidden):
+        names = [f"decoder_dense_{i}" for i in range(n_hidden)] + ["x_hat"]
+        self.layers = [
+            (np.ascontiguousarray(weights[f"{name}/kernel"], dtype=np.float32),
+             np.ascontiguousarray(weights[f"{name}/bias"], dtype=np.float32))
+            for name in names
+        ]
+
+    @property
+    def latent_dim(self):
+        return self.layers[0][0].shape[0]
+
+    @property
+    def output_dim(self):
+        return self.layers[-1][0].shape[1]
+
+    def __call__(self, z):
+        """Raw decoder outputs (float32, one row per latent code)."""
+        h = np.asarray(z, dtype=np.float32)
+        last = len(self.layers) - 1
+        for i, (kernel, bias) in enumerate(self.layers):
+            h = h @ kernel
+            h += bias
+            if i < last:
+                np.maximum(h, 0.0, out=h)
+        return h

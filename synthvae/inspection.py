@@ -1,0 +1,177 @@
+"""What a model file holds, for a person to review before the file is shared
+(``synthvae inspect MODEL``): the columns with their kinds and formats, every value kept
+of the data (category levels, ranges, table sizes), the rules between columns, the
+training setup, the parameters and versions.
+
+It reads the file as :func:`synthvae.modelfile.read_model_file` checks it, and loads
+nothing else: no network is built.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+# Levels listed per column in the text form (the JSON form lists them all).
+TEXT_LEVELS = 12
+
+
+def describe_model(path):
+    """A JSON-ready summary of the model file at ``path``."""
+    from synthvae.modelfile import read_model_file
+
+    parts, weights = read_model_file(path)
+    meta, schema, state, prior = (parts[m] for m in ("meta.json", "schema.json", "transformer.json", "prior.json"))
+    columns, rules = [], []
+    for spec, entry in zip(schema["columns"], state["transformers"]):
+        column = {k: spec[k] for k in ("name", "kind", "nullable", "dtype", "format") if k in spec}
+        column.update(_stored(entry["type"], entry["state"], meta["n_rows"]))
+        if entry["type"] == "DerivedTransformer":
+            rules.append({"column": spec["name"], "looked_up_from": entry["state"]["source"],
+                          "pairs": len(entry["state"]["mapping"])})
+        columns.append(column)
+    history = meta["history"]
+    sizes = {name: list(array.shape) for name, array in weights.items()}
+    return {
+        "file": str(path),
+        "format_version": meta["format_version"],
+        "written_by": f"synthvae {meta['synthvae_version']}",
+        "training": {
+            "rows": meta["n_rows"],
+            "epochs_run": len(history.get("loss", [])),
+            "final_loss": history["loss"][-1] if history.get("loss") else None,
+            "final_held_out_loss": history["val_loss"][-1] if history.get("val_loss") else None,
+            **meta["training"],
+        },
+        "parameters": meta["params"],
+        "encoding": state["encoding"],
+        "columns": columns,
+        "rules": rules,
+        "network": {
+            "layout_width": meta["network"]["input_dim"],
+            "decoder": [meta["params"]["latent_dim"], *reversed(meta["params"]["hidden"]), meta["network"]["input_dim"]],
+            "arrays": len(weights),
+            "numbers": int(sum(array.size for array in weights.values())),
+            "shapes": sizes,
+        },
+        "prior": {"components": len(prior["weights"]), "latent_dim": meta["params"]["latent_dim"]},
+        "calibration": {
+            "level_biases": len(meta["calibration"]["logit_bias"]),
+            "quantile_maps": len(meta["calibration"]["source_quantiles"]),
+            "points_per_map": len(meta["calibration"]["source_quantiles"][0]) if meta["calibration"]["source_quantiles"] else 0,
+        },
+        "protection": _protection(columns, meta),
+    }
+
+
+def _stored(kind, state, n_rows):
+    """What the file keeps of one column's values."""
+    if kind == "MissingIndicator":
+        return {**_stored(state["inner_type"], state["inner"], n_rows), "missing_share_learned": True}
+    if kind == "NumericTransformer":
+        out = {"range": [state["min"], state["max"]], "decimals": state["decimals"]}
+        encoder = state["encoder"]
+        if "quantiles" in encoder:
+            out["quantile_table"] = len(encoder["quantiles"])
+        else:
+            out["mixture_modes"] = len(encoder["means"])
+        return out
+    if kind == "DatetimeTransformer":
+        inner = _stored("NumericTransformer", state["numeric"], n_rows)
+        inner["range"] = [_iso(v) for v in inner["range"]]
+        return {**inner, "time_unit_seconds": state["unit"]}
+    if kind == "CategoricalTransformer":
+        return {"levels": state["levels"], "pooled_levels": state["pooled"]}
+    if kind == "ConstantTransformer":
+        return {"value": state["value"]}
+    if kind == "IdentifierTransformer":
+        pattern = f"{state['prefix']}{{{'0' * state['width'] or 'n'}}}{state['suffix']}" if not state["numeric"] else "n"
+        return {"regenerated": True, "pattern": pattern, "first_new_number": state["start"]}
+    if kind == "DerivedTransformer":
+        return {"looked_up_from": state["source"], "pairs": len(state["mapping"]),
+                "levels": list(dict.fromkeys(b for _, b in state["mapping"]))}
+    return {}
+
+
+def _iso(seconds):
+    try:
+        return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return seconds
+
+
+def _protection(columns, meta):
+    """Facts that bound what the file reveals of the training rows."""
+    notes = ["no training row is stored: only what each column lists, never linked across columns"]
+    identifiers = [c["name"] for c in columns if c.get("regenerated")]
+    if identifiers:
+        notes.append(f"identifiers regenerated, not stored: {', '.join(identifiers)} (only their text pattern and the next free number)")
+    pooled = [c["name"] for c in columns if c.get("pooled_levels")]
+    if pooled:
+        notes.append(f"rare levels pooled (their values are listed with weights): {', '.join(pooled)}")
+    whole = [c["name"] for c in columns if "quantile_table" in c and c["quantile_table"] >= meta["n_rows"]]
+    if whole:
+        notes.append(f"quantile tables as large as the table, so they hold every value of: {', '.join(whole)}")
+    notes.append("no value protection (suppressed rare levels, clipped extremes) or differential privacy is applied")
+    return notes
+
+
+def format_description(info):
+    """The text ``synthvae inspect`` prints."""
+    t = info["training"]
+    lines = [
+        f"{info['file']}: synthvae model file, format {info['format_version']}, written by {info['written_by']}",
+        f"trained on {t['rows']} rows for {t['epochs_run']} epochs"
+        + (f" (final loss {t['final_loss']:.4g}" + (f", held-out {t['final_held_out_loss']:.4g}" if t["final_held_out_loss"] is not None else "") + ")"
+           if t["final_loss"] is not None else "")
+        + f" on {t['device'] or '?'}, batch {t['batch_size']}, learning rate {t['learning_rate']}"
+        + f", with Keras {t['keras_version'] or '?'} on {t['backend'] or '?'}",
+        "parameters: " + ", ".join(f"{k}={v}" for k, v in info["parameters"].items()),
+        "",
+        f"columns ({len(info['columns'])}; encoding of numbers: {info['encoding']}):",
+    ]
+    width = max(len(str(c["name"])) for c in info["columns"])
+    for c in info["columns"]:
+        kind = c["kind"] + (" (nullable)" if c.get("nullable") else "")
+        lines.append(f"  {str(c['name']):<{width}}  {kind:<22} {c.get('dtype', ''):<8} {_column_text(c)}")
+    lines.append("")
+    lines.append("rules:" if info["rules"] else "rules: none")
+    for r in info["rules"]:
+        lines.append(f"  {r['column']} is looked up from {r['looked_up_from']} ({r['pairs']} pairs)")
+    n = info["network"]
+    lines += [
+        "",
+        f"network: decoder {' -> '.join(map(str, n['decoder']))}; {n['arrays']} float32 arrays, {n['numbers']} numbers",
+        f"prior: Gaussian mixture of {info['prior']['components']} components in {info['prior']['latent_dim']} dimensions",
+        f"calibration: {info['calibration']['level_biases']} level biases, {info['calibration']['quantile_maps']} quantile maps "
+        f"of {info['calibration']['points_per_map']} points",
+        "",
+        "protection:",
+        *(f"  - {note}" for note in info["protection"]),
+    ]
+    return "\n".join(lines)
+
+
+def _column_text(c):
+    parts = []
+    if "format" in c and c["format"]:
+        parts.append(f"format {c['format']}")
+    if "range" in c:
+        parts.append(f"range {c['range'][0]} .. {c['range'][1]}")
+    if "quantile_table" in c:
+        parts.append(f"quantile table of {c['quantile_table']} values")
+    if "mixture_modes" in c:
+        parts.append(f"{c['mixture_modes']} mixture modes")
+    if "looked_up_from" in c:
+        parts.append(f"looked up from {c['looked_up_from']} ({c['pairs']} pairs)")
+    elif "levels" in c:
+        levels = c["levels"]
+        shown = ", ".join(repr(v) for v in levels[:TEXT_LEVELS])
+        more = f", ... ({len(levels) - TEXT_LEVELS} more; --json lists all)" if len(levels) > TEXT_LEVELS else ""
+        parts.append(f"{len(levels)} levels: {shown}{more}")
+    if c.get("pooled_levels"):
+        parts.append(f"{len(c['pooled_levels'])} rare levels pooled")
+    if "value" in c:
+        parts.append(f"always {c['value']!r}")
+    if c.get("regenerated"):
+        parts.append(f"regenerated as {c['pattern']} from {c['first_new_number']}")
+    return "; ".join(parts)

@@ -1,0 +1,122 @@
+"""Sampling needs neither TensorFlow nor Keras (nor scikit-learn, nor SciPy unless a
+range condition asks for it), and its rows do not depend on how many threads run."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+HEAVY = ("tensorflow", "keras", "jax", "torch", "sklearn", "scipy", "matplotlib")
+
+# Run inside a fresh interpreter: the command line's sample verb, then the modules loaded.
+# With BLOCK set, importing any of those packages fails, as on a machine where they are
+# not installed.
+_RUNNER = r"""
+import json, sys
+blocked = tuple(sys.argv[1].split(",")) if sys.argv[1] else ()
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, Blocker())
+from synthvae.cli import main
+sys.argv = ["synthvae"] + sys.argv[2:]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+""" % (HEAVY,)
+
+
+def _sample(args, blocked=(), env=None):
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    result = subprocess.run([sys.executable, "-c", _RUNNER, ",".join(blocked), *args],
+                            capture_output=True, text=True, env=environment, cwd=REPO, timeout=300)
+    status = json.loads(result.stderr.strip().splitlines()[-1])
+    return result.stdout, status, result.stderr
+
+
+@pytest.fixture(scope="module")
+def model_path(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sampling") / "model.synthvae"
+    fitted.save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "extra, allowed",
+    [
+        ([], ()),
+        (["--shard", "2/3"], ()),
+        (["--where", "color=red"], ()),
+        (["--where", "income>20000"], ("scipy",)),
+    ],
+)
+def test_sample_imports_nothing_heavy(model_path, extra, allowed):
+    out, status, err = _sample(["sample", "500", "-m", model_path, "--seed", "1", *extra])
+    assert status["code"] == 0, err
+    assert set(status["heavy"]) <= set(allowed), status["heavy"]
+    assert len(out.splitlines()) > 100
+
+
+def test_reject_copies_needs_only_nearest_neighbours(model_path, mixed_frame, tmp_path):
+    reference = tmp_path / "real.csv"
+    mixed_frame.to_csv(reference, index=False)
+    _, status, err = _sample(["sample", "300", "-m", model_path, "--seed", "1", "--reject-copies", str(reference)])
+    assert status["code"] == 0, err
+    assert not {"tensorflow", "keras", "jax", "torch"} & set(status["heavy"])
+
+
+def test_samples_where_tensorflow_and_keras_are_not_installed(model_path):
+    """Sampling on a machine without TensorFlow and Keras (their imports fail) gives the
+    same rows as here; fitting there says what to install."""
+    here, status, err = _sample(["sample", "400", "-m", model_path, "--seed", "3"])
+    there, status_there, err_there = _sample(["sample", "400", "-m", model_path, "--seed", "3"],
+                                             blocked=("tensorflow", "keras", "jax", "torch"))
+    assert status_there["code"] == 0, err_there
+    assert there == here
+    _, fit_status, fit_err = _sample(["fit", str(REPO / "examples" / "adult-sample.csv.gz"), "-o", os.devnull, "-q"],
+                                     blocked=("tensorflow", "keras"))
+    assert fit_status["code"] == 1
+    assert 'pip install "synthvae[train]"' in fit_err and "Traceback" not in fit_err
+
+
+def test_rows_do_not_depend_on_the_thread_count(model_path):
+    outputs = [
+        _sample(["sample", "20000", "-m", model_path, "--seed", "4"],
+                env={"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n})[0]
+        for n in ("1", "2")
+    ]
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 20_001
+
+
+def test_estimator_load_and_sample_import_no_keras(model_path):
+    code = ("import sys; from synthvae import SynthVAE; m = SynthVAE.load(sys.argv[1]); m.sample(100, random_state=0); "
+            "print(sorted({n.split('.')[0] for n in sys.modules} & {'tensorflow', 'keras'}))")
+    result = subprocess.run([sys.executable, "-c", code, model_path], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, timeout=300)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_inspect_shows_what_the_file_holds(model_path, mixed_frame):
+    text, status, err = _sample(["inspect", model_path])
+    assert status["code"] == 0 and not status["heavy"], err
+    for words in ("format 3", "color", "categorical (nullable)", "' blue'", "regenerated as user-{000000}",
+                  "always 'NL'", "quantile table of", "protection:", "parameters:", "Keras 3."):
+        assert words in text, words
+    described, status, err = _sample(["inspect", model_path, "--json"])
+    info = json.loads(described)
+    assert [c["name"] for c in info["columns"]] == list(mixed_frame.columns)
+    color = next(c for c in info["columns"] if c["name"] == "color")
+    assert set(color["levels"]) == set(mixed_frame["color"].unique())
+    assert info["training"]["rows"] == len(mixed_frame) and info["parameters"]["latent_dim"] == 8
