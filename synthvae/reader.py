@@ -24,6 +24,7 @@ import bz2
 import contextlib
 import csv
 import gzip
+import io
 import lzma
 from pathlib import Path
 
@@ -472,11 +473,34 @@ def _detect_encoding(path):
 
 
 def _detect_delimiter(head):
+    """The delimiter that splits the first lines into the most fields consistently
+    (every row as many as the header, or every row one more, empty, after a trailing
+    delimiter); else csv's guess; else a comma."""
     lines = [line for line in head.splitlines()[:50] if line.strip()]
     if len(lines) > 1 and not head.endswith("\n"):
         lines = lines[:-1]  # the last line of the sample may be cut short
+    text = "\n".join(lines)
+    best, best_width = None, 1
+    for delimiter in _DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if not rows:
+            continue
+        header, data = rows[0], rows[1:]
+        width = len(header) - (1 if len(header) > 1 and header[-1] == "" else 0)
+        exact = all(len(row) == width for row in data)
+        trailing = all(len(row) == width + 1 and row[-1] == "" for row in data)
+        if (exact or trailing) and width > best_width:
+            best, best_width = delimiter, width
+    if best is not None:
+        return best
+    ends = {line[-1] for line in lines[1:]}
+    if len(ends) == 1 and ends <= set(_DELIMITERS) and ends.isdisjoint(lines[0]):
+        return ends.pop()  # one column, every row ending in a trailing delimiter
     try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+        return csv.Sniffer().sniff(text, delimiters=_DELIMITERS).delimiter
     except csv.Error:
         return ","
 

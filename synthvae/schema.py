@@ -166,12 +166,11 @@ def _json_scalar(value):
 
 def table_json_schema():
     """The JSON Schema (draft 2020-12) of the schema file, as a dict."""
-    try:
-        text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
-    except ModuleNotFoundError:
-        # Running from a source checkout (or a legacy editable install) rather than
-        # from an installed package: the file sits in the repo's top-level schemas/.
-        text = (Path(__file__).resolve().parent.parent / "schemas" / "table.schema.json").read_text("utf-8")
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "setup.py").is_file() and (checkout / "schemas" / "table.schema.json").is_file():
+        # A source checkout: its own top-level schemas/, whatever is installed.
+        return json.loads((checkout / "schemas" / "table.schema.json").read_text("utf-8"))
+    text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
     return json.loads(text)
 
 

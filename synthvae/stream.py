@@ -6,6 +6,8 @@ Two passes over the data, then one per epoch:
    random sample of at most ``sample_rows`` of them (bottom-k of a random key per row,
    the same as reservoir sampling). The schema, the column transformers, the held-out
    rows, the latent prior and the calibration are all fitted on that sample.
+   ``check_table`` then reads the table once more to check every row against the
+   schema, so a row the sample did not hold cannot fail half-way through training.
 2. ``StreamBatches`` (a ``keras.utils.PyDataset``) reads the table again each epoch,
    transforms each chunk, shuffles its rows (the chunk is the shuffle buffer) and hands
    Keras full batches; the held-out rows are left out by their row numbers.
@@ -135,6 +137,7 @@ class StreamedRows:
     """
 
     def __init__(self, source, transformer, sample, n_rows, seed, chunk_rows, valid_share):
+        check_table(source, transformer.schema, chunk_rows)
         _, valid_part = split_sample(sample, seed, valid_share)
         self.valid = transformer.transform(valid_part) if len(valid_part) else None
         self.n_train = n_rows - len(valid_part)
@@ -143,6 +146,15 @@ class StreamedRows:
 
     def batches(self, batch_size):
         return stream_batches(*self._batch_args, batch_size, self._seed, self._chunk_rows)
+
+
+def check_table(source, schema, chunk_rows=CHUNK_ROWS):
+    """Read the table once more, as training will read it, and raise DataError at the
+    first row that does not fit ``schema``: the rows the sample did not hold are
+    checked before any training, not found half-way through an epoch."""
+    types = ColumnTypes.from_schema(schema)
+    for chunk in iter_chunks(source, chunk_rows, types, check_rows=False):
+        schema.check_data(chunk[schema.names])
 
 
 def split_sample(sample, seed, share):
@@ -185,8 +197,6 @@ def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, se
             # The first pass (the sample) checked every line; the schema now fixes the types.
             types = ColumnTypes.from_schema(transformer.schema)
             for chunk in iter_chunks(source, chunk_rows, types, check_rows=False):
-                if epoch == 0:
-                    transformer.schema.check_data(chunk[columns])  # rows the sample did not hold
                 rows = np.arange(start, start + len(chunk))
                 start += len(chunk)
                 keep = ~np.isin(rows, self.exclude, assume_unique=True)
