@@ -249,6 +249,19 @@ def test_schema_naming_columns_the_csv_lacks(tmp_path):
     assert_one_line_error(["fit", data, "--schema", schema], 1, "lacks", "extra")
 
 
+def test_schema_that_does_not_fit_the_data(tmp_path):
+    from synthvae.schema import infer_schema
+
+    frame = small_table()
+    spec = infer_schema(frame).to_dict()
+    frame.loc[4, "x"] = None
+    data = write(tmp_path / "d.csv", frame.to_csv(index=False))
+    schema = write(tmp_path / "s.json", json.dumps(spec))
+    assert_one_line_error(["fit", data, "--schema", schema], 1, "'x'", "row 5 is empty", "nullable: false")
+    with pytest.raises(DataError, match="'x' does not fit the schema: row 5"):
+        SynthVAE(**FAST).fit(read_table(data), schema=spec)
+
+
 # -- arguments ---------------------------------------------------------------------------
 
 
