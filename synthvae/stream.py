@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, MissingFileError
-from synthvae.reader import ColumnTypes, open_table
+from synthvae.column_types import ColumnTypes
+from synthvae.reader import open_table
 
 # The table is read this many rows at a time; one chunk is also the shuffle buffer.
 CHUNK_ROWS = 100_000

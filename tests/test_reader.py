@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from synthvae.errors import DataError
 from synthvae.io import read_table
-from synthvae.reader import ColumnTypes
+from synthvae.column_types import ColumnTypes
 from synthvae.schema import infer_schema
 from synthvae.stream import iter_chunks, reservoir_sample
 
@@ -172,15 +172,17 @@ def render(columns, rows, delimiter, trailing):
     return out.getvalue()
 
 
-settings_io = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Fixed examples (derandomized), so the suite gives the same answer on every run.
+settings_io = settings(max_examples=40, derandomize=True, deadline=None,
+                       suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @given(table=tables(), delimiter=st.sampled_from([",", ";", "\t", "|"]), trailing=st.booleans())
 @settings_io
 def test_reading_gives_back_the_cells_as_written(tmp_path, table, delimiter, trailing):
     columns, rows, expected = table
-    # One column whose cells hold another delimiter could be read either way.
-    assume(len(columns) > 1 or not any(set(row[0]) & set(",;\t|") for row in rows))
+    # One column whose name or cells hold another delimiter could be read either way.
+    assume(len(columns) > 1 or not any(set(cell) & set(",;\t|") for cell in [columns[0]] + [r[0] for r in rows]))
     path = tmp_path / "p.csv"
     path.write_text(render(columns, rows, delimiter, trailing), encoding="utf-8")
     frame = read_table(path)
