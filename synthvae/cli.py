@@ -51,6 +51,12 @@ def _friendly(func):
             # The reader (head, less) went away: not an error for a data producer.
             sys.stderr.close()
             os._exit(0)
+        except OSError as exc:
+            # The file system failed (a full disk, no permission) where no writer named it.
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", 1)
 
     return wrapper
 
@@ -144,6 +150,10 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
     from synthvae.io import read_table
     from synthvae.schema import load_schema
 
+    if os.path.isdir(model_path):  # found before training, not after
+        from synthvae.errors import DataError
+
+        raise DataError(f"cannot write {model_path}: it is a folder; give a file name")
     if stream is None:
         from synthvae.stream import STREAM_BYTES, total_bytes
 
@@ -209,7 +219,7 @@ def _interrupt_sticks():
               help="Model file written by 'synthvae fit'.")
 @click.option("--seed", type=int, default=None,
               help="Random seed of this draw: the same seed gives byte-identical output.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("-o", "--output", type=click.Path(path_type=str), default=None,
               help="Write here instead of stdout; '.parquet' names give Parquet, others CSV.")
 @click.option("--argmax", is_flag=True,
               help="Give each categorical column its most likely value instead of drawing one.")
@@ -378,7 +388,7 @@ def evaluate(real, synth, holdout, target, schema_path, as_json):
 
 @main.command()
 @_comparison_inputs
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default="report.html",
+@click.option("-o", "--output", type=click.Path(path_type=str), default="report.html",
               show_default=True, help="Where to write the HTML page (written to a temporary name, then renamed).")
 @_friendly
 def report(real, synth, holdout, target, schema_path, output):

@@ -9,24 +9,16 @@ never leaves a half-written file and never destroys the previous one.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import csv
-import gzip
-import lzma
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError, MissingFileError, UsageError
-
-# Cells that mean "no value". Adult writes " ?" (with the leading space its
-# categories carry), so the padded forms are listed too.
-NA_TOKENS = ["", "?", " ?", "? ", "NA", " NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
-_DELIMITERS = ",;\t|"
+from synthvae.errors import DataError, UsageError
+from synthvae.reader import NA_TOKENS, check_finite, open_table  # noqa: F401  (NA_TOKENS: part of this module's API)
 
 
 def read_table(path):
@@ -47,157 +39,11 @@ def read_table(path):
     MissingFileError
         The path does not exist.
     DataError
-        The file is not a table synthvae can read; the message says why.
+        The file is not a table synthvae can read, or would not be read as written
+        (ragged rows, a repeated column name, infinite numbers); the message says why.
+        See :mod:`synthvae.reader`.
     """
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"no such file: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; give the path of a CSV file")
-    if path.suffix.lower() == ".parquet":
-        return _read_parquet(path)
-    head = _read_head(path)
-    if not head.strip():
-        raise DataError(f"{path} is empty; it needs a header line and at least one row")
-    if "\x00" in head:
-        raise DataError(f"{path} is not a text file (it contains NUL bytes); give a CSV file")
-    encoding = _detect_encoding(path)
-    delimiter = _detect_delimiter(head)
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            na_values=NA_TOKENS,
-            keep_default_na=False,
-            skipinitialspace=False,
-            low_memory=False,
-        )
-    except pd.errors.ParserError as exc:
-        raise DataError(f"cannot parse {path}: {_parser_message(exc)}") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty; it needs a header line and at least one row") from None
-    _check_header(frame, path)
-    _check_short_rows(frame, path, delimiter, encoding)
-    return frame
-
-
-def read_chunks(path, chunk_rows):
-    """Yield a CSV or Parquet file as DataFrames of at most ``chunk_rows`` rows.
-
-    CSV is read as :func:`read_table` reads it: delimiter and encoding detected, the
-    same missing-value tokens.
-    """
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-        return
-    head = _read_head(path)
-    if not head.strip():
-        raise DataError(f"{path} is empty; it needs a header line and at least one row")
-    reader = pd.read_csv(
-        path, sep=_detect_delimiter(head), encoding=_detect_encoding(path),
-        na_values=NA_TOKENS, keep_default_na=False, chunksize=chunk_rows, low_memory=False,
-    )
-    try:
-        with reader:
-            yield from reader
-    except pd.errors.ParserError as exc:
-        raise DataError(f"cannot parse {path}: {_parser_message(exc)}") from None
-
-
-def _read_parquet(path):
-    try:
-        return pd.read_parquet(path)
-    except ImportError:
-        raise UsageError("reading Parquet needs pyarrow: pip install pyarrow") from None
-    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"cannot read {path} as Parquet: {exc}") from None
-
-
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-
-
-def _open_bytes(path):
-    """Open a file for reading bytes, decompressing .gz/.bz2/.xz as pandas will."""
-    return _COMPRESSED.get(path.suffix.lower(), open)(path, "rb")
-
-
-def _read_head(path, size=65536):
-    try:
-        with _open_bytes(path) as fh:
-            raw = fh.read(size)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-    return raw.decode("latin-1")
-
-
-def _detect_encoding(path):
-    """UTF-8 when the whole file decodes as UTF-8, else latin-1 (which decodes anything)."""
-    with _open_bytes(path) as fh:
-        try:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                block.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # A block boundary may split a multi-byte character: only an error away
-            # from the block's end means the file is not UTF-8.
-            if exc.start < len(block) - 3:
-                return "latin-1"
-    return "utf-8"
-
-
-def _detect_delimiter(head):
-    lines = [line for line in head.splitlines()[:50] if line.strip()]
-    if len(lines) > 1 and not head.endswith("\n"):
-        lines = lines[:-1]  # the last line of the sample may be cut short
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
-def _parser_message(exc):
-    text = str(exc).strip().splitlines()[-1]
-    return f"{text}; every row must have as many fields as the header"
-
-
-def _check_header(frame, path):
-    names = [str(c) for c in frame.columns]
-    mangled = [n for n in names if ".1" in n and n.rsplit(".", 1)[0] in names]
-    if mangled:
-        original = mangled[0].rsplit(".", 1)[0]
-        raise DataError(f"{path} has the column name {original!r} more than once; rename one of them")
-    if len(frame) == 0:
-        raise DataError(f"{path} has a header but no rows")
-
-
-def _check_short_rows(frame, path, delimiter, encoding):
-    """pandas pads a row with too few fields with missing values; find and refuse it.
-
-    Only a row whose last column is missing can be short, so the (slower) count of
-    fields per line runs only when the last column has gaps.
-    """
-    if frame.shape[1] < 2 or not frame.iloc[:, -1].isna().any():
-        return
-    width = frame.shape[1]
-    opener = _COMPRESSED.get(path.suffix.lower(), open)
-    with opener(path, "rt", encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        limit = csv.field_size_limit(2**31 - 1)  # pandas has no limit on a field's length
-        try:
-            for row in reader:
-                if row and len(row) < width and any(cell.strip() for cell in row):
-                    raise DataError(
-                        f"cannot parse {path}: line {reader.line_num} has {len(row)} fields, the header "
-                        f"has {width}; every row must have as many fields as the header"
-                    )
-        except csv.Error:
-            return  # csv and pandas disagree about this file: pandas read it, leave it at that
-        finally:
-            csv.field_size_limit(limit)
+    return open_table(path).read()
 
 
 @contextlib.contextmanager
@@ -205,21 +51,46 @@ def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
 
     On any exception (Ctrl-C included) the temporary file is removed and an existing
-    file at ``path`` is left as it was.
+    file at ``path`` is left as it was. A failure of the file system (a full disk, a
+    read-only or forbidden folder, ``path`` being a folder) is one DataError naming
+    ``path`` and the cause.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, (BrokenPipeError, FileNotFoundError)):
+            raise write_error(path, exc) from None
         raise
+
+
+_CAUSES = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "it is a folder",
+}
+
+
+def write_error(path, exc):
+    """The DataError for an OSError ``exc`` met while writing ``path``."""
+    cause = _CAUSES.get(exc.errno) or exc.strerror or str(exc)
+    return DataError(f"cannot write {path}: {cause}; nothing was written there")
 
 
 def frame_to_csv_text(frame, header):
@@ -259,7 +130,14 @@ def write_chunks(chunks, out, fmt, integer_columns=()):
                 with open(tmp, "w", encoding="utf-8", newline="") as fh:
                     _write_csv(chunks, fh)
     else:
-        _write_csv(chunks, out)
+        try:
+            _write_csv(chunks, out)
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            name = getattr(out, "name", None)
+            raise write_error(name if isinstance(name, str) and not name.startswith("<") else "standard output",
+                              exc) from None
 
 
 def _write_csv(chunks, fh):
@@ -350,13 +228,5 @@ def as_frame(data, what="data"):
     if data.columns.duplicated().any():
         dupe = data.columns[data.columns.duplicated()][0]
         raise DataError(f"{what} has the column name {dupe!r} more than once; rename one of them")
-    numeric = data.select_dtypes(include=[np.number])
-    if len(numeric.columns):
-        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.isinf(values).any(axis=0)
-        if bad.any():
-            name = numeric.columns[int(np.argmax(bad))]
-            raise DataError(
-                f"column {name!r} holds infinite values; replace them with numbers or empty cells"
-            )
+    check_finite(data, lambda i: f"row {i + 1}")
     return data

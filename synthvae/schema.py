@@ -72,6 +72,10 @@ class ColumnSpec:
         For identifiers: the text around the running number.
     width : int
         For identifiers: zero-padded width of the number (0: no padding).
+    levels : list or None
+        For categorical and boolean columns, optional: the values the column may take
+        (never inferred; a schema file may list them, and data with another value is
+        refused).
     """
 
     name: str
@@ -83,6 +87,7 @@ class ColumnSpec:
     prefix: str = ""
     suffix: str = ""
     width: int = 0
+    levels: list | None = None
 
     def to_dict(self):
         out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
@@ -92,6 +97,8 @@ class ColumnSpec:
             out["value"] = _json_scalar(self.value)
         if self.kind == "identifier":
             out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
+        if self.levels is not None:
+            out["levels"] = [_json_scalar(v) for v in self.levels]
         return out
 
 
@@ -123,6 +130,16 @@ class Schema:
         validate_schema_dict(obj)
         return cls([ColumnSpec(**c) for c in obj["columns"]])
 
+    def check_data(self, frame):
+        """Raise DataError, naming the column and the first row that does not fit, unless
+        every column of ``frame`` can be what this schema says it is. See
+        :func:`synthvae.schema_check.check_column`."""
+        from synthvae.schema_check import check_column
+
+        self.check_frame(frame)
+        for spec in self.columns:
+            check_column(frame[spec.name], spec)
+
     def check_frame(self, frame):
         """Raise DataError unless ``frame`` has exactly this schema's columns."""
         missing = [n for n in self.names if n not in frame.columns]
@@ -149,12 +166,11 @@ def _json_scalar(value):
 
 def table_json_schema():
     """The JSON Schema (draft 2020-12) of the schema file, as a dict."""
-    try:
-        text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
-    except ModuleNotFoundError:
-        # Running from a source checkout (or a legacy editable install) rather than
-        # from an installed package: the file sits in the repo's top-level schemas/.
-        text = (Path(__file__).resolve().parent.parent / "schemas" / "table.schema.json").read_text("utf-8")
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "setup.py").is_file() and (checkout / "schemas" / "table.schema.json").is_file():
+        # A source checkout: its own top-level schemas/, whatever is installed.
+        return json.loads((checkout / "schemas" / "table.schema.json").read_text("utf-8"))
+    text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
     return json.loads(text)
 
 
@@ -197,14 +213,21 @@ def infer_schema(frame):
     -------
     Schema
     """
-    return Schema([infer_column(frame[name], name) for name in frame.columns])
+    gaps = set(frame.attrs.get("gaps", ()))
+    return Schema([infer_column(frame[name], name, gaps=name in gaps) for name in frame.columns])
 
 
-def infer_column(series, name):
-    """Infer the :class:`ColumnSpec` of one column."""
+def infer_column(series, name, gaps=False):
+    """Infer the :class:`ColumnSpec` of one column.
+
+    The order matters: booleans, then dates (text in a date format, or whole numbers
+    written ``yyyymmdd``), then numbers, then text. A column is nullable when a value is
+    missing after parsing (an unparseable date is a gap), or when ``gaps`` says the
+    whole table, of which ``series`` is a sample, has a gap in it.
+    """
     dtype = str(series.dtype)
     values = series.dropna()
-    nullable = bool(len(values) < len(series))
+    nullable = bool(len(values) < len(series)) or gaps
     spec = dict(name=str(name), nullable=nullable, dtype=dtype)
 
     if len(values) == 0:
@@ -217,15 +240,39 @@ def infer_column(series, name):
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return ColumnSpec(kind="datetime", format=None, **spec)
     if pd.api.types.is_numeric_dtype(series.dtype):
+        if _is_yyyymmdd(values):
+            return ColumnSpec(kind="datetime", format="%Y%m%d", **spec)
         return _infer_numeric(values, n_unique, len(series), spec)
 
     text = values.astype(str)
     fmt = detect_datetime_format(text)
     if fmt is not None:
+        spec["nullable"] = nullable or bool(pd.to_datetime(text, format=fmt, errors="coerce").isna().any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
-    if n_unique == len(series) and len(series) >= 10:
+    if n_unique == len(series) and len(series) >= 10 and not _decimal_text(text):
         return _identifier(text, spec)
     return ColumnSpec(kind="categorical", **spec)
+
+
+def _is_yyyymmdd(values):
+    """Whether the numbers ``values`` are all dates written yyyymmdd (20240105), years
+    1800 to 2199: such a column is dates, not integers."""
+    numbers = values.to_numpy(dtype=np.float64)
+    if not len(numbers) or numbers.min() < 18000101 or numbers.max() > 21991231:
+        return False
+    if not np.all(numbers == np.round(numbers)):
+        return False
+    text = pd.Series(numbers.astype(np.int64).astype(str))
+    parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+    return bool(parsed.notna().all() and (parsed.dt.strftime("%Y%m%d") == text).all())
+
+
+def _decimal_text(text):
+    """Whether most of ``text`` is numbers with a fraction (``3.25``, ``3,25``): measurements
+    written with some other text among them, never identifiers."""
+    numbers = pd.to_numeric(text.str.strip().str.replace(",", ".", regex=False), errors="coerce")
+    share = numbers.notna().mean()
+    return bool(share >= DATETIME_MIN_SHARE and (numbers.dropna() % 1 != 0).any())
 
 
 def _infer_numeric(values, n_unique, n_rows, spec):
@@ -271,7 +318,7 @@ def detect_datetime_format(text, sample_size=2000):
     with the returned format reproduces the original text.
     """
     sample = text.iloc[:sample_size] if len(text) > sample_size else text
-    if not sample.str.contains(r"\d", regex=True).all():
+    if sample.str.contains(r"\d", regex=True).mean() < DATETIME_MIN_SHARE:
         return None
     for fmt in DATETIME_FORMATS:
         parsed = pd.to_datetime(sample, format=fmt, errors="coerce")

@@ -6,6 +6,8 @@ Two passes over the data, then one per epoch:
    random sample of at most ``sample_rows`` of them (bottom-k of a random key per row,
    the same as reservoir sampling). The schema, the column transformers, the held-out
    rows, the latent prior and the calibration are all fitted on that sample.
+   ``check_table`` then reads the table once more to check every row against the
+   schema, so a row the sample did not hold cannot fail half-way through training.
 2. ``StreamBatches`` (a ``keras.utils.PyDataset``) reads the table again each epoch,
    transforms each chunk, shuffles its rows (the chunk is the shuffle buffer) and hands
    Keras full batches; the held-out rows are left out by their row numbers.
@@ -22,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, MissingFileError
-from synthvae.io import read_chunks
+from synthvae.column_types import ColumnTypes
+from synthvae.reader import open_table
 
 # The table is read this many rows at a time; one chunk is also the shuffle buffer.
 CHUNK_ROWS = 100_000
@@ -57,21 +60,30 @@ def total_bytes(source):
     return sum(os.path.getsize(p) for p in table_parts(source))
 
 
-def iter_chunks(source, chunk_rows=CHUNK_ROWS):
-    """Yield DataFrames of at most ``chunk_rows`` rows, part after part, in file order.
+def iter_chunks(source, chunk_rows=CHUNK_ROWS, types=None, check_rows=True):
+    """Yield DataFrames of at most ``chunk_rows`` rows, part after part, in file order,
+    indexed by their row number in the whole table.
 
-    CSV parts are read as :func:`synthvae.io.read_table` reads them (delimiter and
-    encoding detected, the same missing-value tokens); every part must have the
-    first part's columns.
+    Every part is read by the reader :func:`synthvae.io.read_table` uses, with its
+    checks (see :mod:`synthvae.reader`), and must have the first part's columns. Each
+    column keeps one type throughout: ``types`` (a :class:`ColumnTypes`, e.g. from the
+    schema) or, when None, the types of the first chunk. ``check_rows=False`` skips
+    counting the fields of every line, for a table already read once in full.
     """
-    columns = None
+    columns, offset = None, 0
+    types = ColumnTypes() if types is None else types
     for part in table_parts(source):
-        for chunk in read_chunks(part, chunk_rows):
-            if columns is None:
-                columns = list(chunk.columns)
-            elif list(chunk.columns) != columns:
-                raise DataError(f"{part} has other columns than the first part; every part needs the same header")
+        table = open_table(part)
+        if columns is None:
+            columns = list(table.names)
+        elif list(table.names) != columns:
+            raise DataError(f"{part} has other columns than the first part; every part needs the same header")
+        rows = 0
+        for chunk in table.chunks(chunk_rows, types, check_rows=check_rows):
+            rows += len(chunk)
+            chunk.index = chunk.index + offset
             yield chunk
+        offset += rows
 
 
 def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
@@ -81,14 +93,18 @@ def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
     -------
     sample : pandas.DataFrame
         The kept rows, in table order, indexed by their row number in the table.
+        ``sample.attrs`` records what the sample alone cannot show: ``"table_rows"``,
+        the rows of the whole table, and ``"gaps"``, the columns with a missing value
+        anywhere in it.
     n_rows : int
         Rows in the whole table.
     """
     rng = np.random.default_rng([seed, 7])
-    kept, keys, n_rows = None, np.empty(0), 0
+    kept, keys, n_rows, gaps = None, np.empty(0), 0, set()
     for chunk in iter_chunks(source, chunk_rows):
         chunk = chunk.set_axis(np.arange(n_rows, n_rows + len(chunk)), axis=0)
         n_rows += len(chunk)
+        gaps.update(chunk.columns[chunk.isna().any().to_numpy()])
         chunk_keys = rng.random(len(chunk))
         if kept is None:
             kept, keys = chunk.iloc[:0], np.empty(0)
@@ -104,7 +120,9 @@ def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
             kept, keys = kept.iloc[best], keys[best]
     if kept is None or n_rows == 0:
         raise DataError(f"{source} has a header but no rows")
-    return kept.sort_index(), n_rows
+    sample = kept.sort_index()
+    sample.attrs = {"table_rows": n_rows, "gaps": sorted(gaps, key=list(sample.columns).index)}
+    return sample, n_rows
 
 
 class StreamedRows:
@@ -120,6 +138,7 @@ class StreamedRows:
     """
 
     def __init__(self, source, transformer, sample, n_rows, seed, chunk_rows, valid_share):
+        check_table(source, transformer.schema, chunk_rows)
         _, valid_part = split_sample(sample, seed, valid_share)
         self.valid = transformer.transform(valid_part) if len(valid_part) else None
         self.n_train = n_rows - len(valid_part)
@@ -128,6 +147,15 @@ class StreamedRows:
 
     def batches(self, batch_size):
         return stream_batches(*self._batch_args, batch_size, self._seed, self._chunk_rows)
+
+
+def check_table(source, schema, chunk_rows=CHUNK_ROWS):
+    """Read the table once more, as training will read it, and raise DataError at the
+    first row that does not fit ``schema``: the rows the sample did not hold are
+    checked before any training, not found half-way through an epoch."""
+    types = ColumnTypes.from_schema(schema)
+    for chunk in iter_chunks(source, chunk_rows, types, check_rows=False):
+        schema.check_data(chunk[schema.names])
 
 
 def split_sample(sample, seed, share):
@@ -167,7 +195,9 @@ def stream_batches(source, transformer, columns, n_rows, exclude, batch_size, se
         def _generate(self, epoch):
             rng = np.random.default_rng([seed, 9, epoch])
             start, carry = 0, None
-            for chunk in iter_chunks(source, chunk_rows):
+            # The first pass (the sample) checked every line; the schema now fixes the types.
+            types = ColumnTypes.from_schema(transformer.schema)
+            for chunk in iter_chunks(source, chunk_rows, types, check_rows=False):
                 rows = np.arange(start, start + len(chunk))
                 start += len(chunk)
                 keep = ~np.isin(rows, self.exclude, assume_unique=True)

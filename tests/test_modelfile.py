@@ -113,12 +113,27 @@ def test_model_file_holds_no_training_identifiers(model_path, mixed_frame):
     assert b"user-000123" not in raw
 
 
-def test_saving_replaces_atomically(fitted, model_path):
-    before = model_path.read_bytes()
-    fitted.save(model_path)
-    assert model_path.exists()
-    assert not list(model_path.parent.glob(".*.tmp"))
-    assert len(model_path.read_bytes()) > 0 and before[:2] == b"PK"
+def test_saving_replaces_atomically(fitted, model_path, tmp_path, monkeypatch):
+    target = tmp_path / "model.synthvae"
+    target.write_bytes(model_path.read_bytes())
+    before = target.read_bytes()
+
+    # A save that stops half-way (Ctrl-C while the zip is written) changes nothing.
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(zipfile.ZipFile, "write", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            fitted.save(target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.synthvae"]
+
+    # A save that completes replaces the file with one that loads and samples alike.
+    fitted.save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.synthvae"]
+    loaded = SynthVAE.load(target)
+    assert loaded.sample(50, random_state=2).equals(fitted.sample(50, random_state=2))
 
 
 @pytest.mark.parametrize(

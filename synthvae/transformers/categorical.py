@@ -68,37 +68,52 @@ class CategoricalTransformer(LevelColumn):
     """Categories (text, booleans, numbers with few levels) <-> a one-hot group.
 
     A missing value is a level of its own, so missingness is learned jointly with the
-    rest of the row. Levels beyond ``max_levels`` are pooled into one rare level.
+    rest of the row. Levels beyond ``max_levels`` are pooled into one rare level, the
+    last slot of the group; a value it has not seen is encoded there too, never as a
+    known level.
+
+    ``unseen_slot``: keep that last slot even when nothing is pooled, for a column
+    learned from a sample of a table whose other rows may hold values the sample lacks
+    (a streamed table). The slot is decoded as the row's most likely known level.
+    ``missing_level``: a missing level even when the sample has no gap (the table has).
     """
 
-    def __init__(self, max_levels=MAX_LEVELS):
+    def __init__(self, max_levels=MAX_LEVELS, unseen_slot=False, missing_level=False):
         self.max_levels = max_levels
+        self.unseen_slot = unseen_slot
+        self.missing_level = missing_level
 
     @property
     def spans(self):
-        return (("softmax", len(self.levels_) + (1 if self.pooled_ else 0)),)
+        return (("softmax", len(self.levels_) + (1 if self.pooled_ or self.unseen_slot else 0)),)
 
     def fit(self, series):
         self.levels_, self.pooled_, self.pooled_weights_ = learned.levels(series, self.max_levels)
+        if self.missing_level and None not in self.levels_ + self.pooled_:
+            self.levels_.append(None)
         return self
 
     def _codes(self, series):
         lookup = pd.Index([level_key(v) for v in self.levels_], dtype=object)
         keys = series.astype(object).where(series.notna(), MISSING_KEY)
         codes = lookup.get_indexer(keys)
-        return np.where(codes < 0, len(self.levels_), codes)  # unseen or pooled -> rare level
+        return np.where(codes < 0, len(self.levels_), codes)  # unseen or pooled -> rare slot
 
     def transform(self, series):
         codes = self._codes(series)
         out = np.zeros((len(series), self.spans[0][1]), dtype=np.float32)
+        # Without a rare slot every value was seen in fitting (the codes stay in range).
         out[np.arange(len(series)), np.minimum(codes, out.shape[1] - 1)] = 1.0
         return out
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
         codes = np.argmax(block, axis=1)
         table = np.array(self.levels_ + [None], dtype=object)
-        values = table[np.minimum(codes, len(self.levels_))]
         rare = codes >= len(self.levels_)
+        if rare.any() and not self.pooled_:
+            # The slot of unseen values: the row's most likely known level.
+            codes = np.where(rare, np.argmax(block[:, : len(self.levels_)], axis=1), codes)
+        values = table[np.minimum(codes, len(self.levels_))]
         if rare.any() and self.pooled_:
             pool = np.array(self.pooled_, dtype=object)
             if rng is None:
@@ -108,11 +123,14 @@ class CategoricalTransformer(LevelColumn):
         return pd.Series(values, dtype=object)
 
     def get_state(self):
-        return {"levels": self.levels_, "pooled": self.pooled_, "pooled_weights": self.pooled_weights_}
+        state = {"levels": self.levels_, "pooled": self.pooled_, "pooled_weights": self.pooled_weights_}
+        if self.unseen_slot:
+            state["unseen_slot"] = True
+        return state
 
     @classmethod
     def from_state(cls, state):
-        self = cls()
+        self = cls(unseen_slot=bool(state.get("unseen_slot", False)))
         self.levels_ = list(state["levels"])
         self.pooled_ = list(state["pooled"])
         self.pooled_weights_ = list(state["pooled_weights"])

@@ -175,6 +175,10 @@ class NumericTransformer(ColumnTransformer):
     def _to_numbers(self, series):
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
+    def present(self, series):
+        """Which values are numbers (a boolean array)."""
+        return ~np.isnan(self._to_numbers(series))
+
     def fit(self, series):
         values = self._to_numbers(series)
         values = values[~np.isnan(values)]
@@ -243,6 +247,11 @@ class DatetimeTransformer(ColumnTransformer):
     def _to_seconds(self, series):
         return pd.Series(datetimes.to_seconds(series, self.format))
 
+    def present(self, series):
+        """Which values are dates in the column's format (a boolean array): an
+        unparseable one is a gap."""
+        return self._to_seconds(series).notna().to_numpy()
+
     def fit(self, series):
         seconds = self._to_seconds(series)
         self.numeric_ = NumericTransformer(self.encoding, integer=True, random_state=self.random_state)
@@ -298,12 +307,15 @@ class MissingIndicator(ColumnTransformer):
     def spans(self):
         return (("softmax", 2),) + tuple(self.inner.spans)
 
+    def present(self, series):
+        return self.inner.present(series)
+
     def fit(self, series):
-        self.inner.fit(series[series.notna()])
+        self.inner.fit(series[self.present(series)])
         return self
 
     def transform(self, series):
-        present = series.notna().to_numpy()
+        present = self.present(series)
         inner_width = sum(w for _, w in self.inner.spans)
         out = np.zeros((len(series), 2 + inner_width), dtype=np.float32)
         out[present, 0] = 1.0

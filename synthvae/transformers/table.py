@@ -20,13 +20,16 @@ TYPES = {
 }
 
 
-def transformer_for(spec: ColumnSpec, encoding="quantile", random_state=0):
-    """The transformer that handles a column of this kind."""
+def transformer_for(spec: ColumnSpec, encoding="quantile", random_state=0, sampled=False):
+    """The transformer that handles a column of this kind. ``sampled``: it is fitted on
+    a sample of a larger table, whose other rows may hold categories the sample lacks."""
     if spec.kind in ("continuous", "integer"):
         inner = NumericTransformer(encoding, integer=spec.kind == "integer", random_state=random_state)
     elif spec.kind == "datetime":
         inner = DatetimeTransformer(spec.format, encoding, random_state=random_state)
     elif spec.kind in ("categorical", "boolean"):
+        if sampled:
+            return CategoricalTransformer(unseen_slot=True, missing_level=spec.nullable)
         return CategoricalTransformer()
     elif spec.kind == "constant":
         return ConstantTransformer(spec.value)
@@ -68,7 +71,14 @@ class TableTransformer:
         self.random_state = random_state
 
     def fit(self, frame):
-        self.schema.check_frame(frame)
+        """Learn every column of ``frame``, after checking that it fits the schema.
+
+        ``frame.attrs["table_rows"]``, when larger than ``frame``, says that ``frame`` is a
+        sample of a larger table (as :func:`synthvae.stream.reservoir_sample` marks it):
+        categorical columns then keep a slot for values the sample lacks.
+        """
+        self.schema.check_data(frame)
+        sampled = frame.attrs.get("table_rows", len(frame)) > len(frame)
         derived = find_derived_columns(frame, self.schema) if self.derive else {}
         self.transformers_ = []
         for spec in self.schema.columns:
@@ -76,8 +86,8 @@ class TableTransformer:
             if spec.name in derived:
                 transformer = DerivedTransformer(derived[spec.name])
             else:
-                transformer = transformer_for(spec, self.encoding, self.random_state)
-                if spec.kind in ("continuous", "integer", "datetime") and series.notna().sum() == 0:
+                transformer = transformer_for(spec, self.encoding, self.random_state, sampled)
+                if spec.kind in ("continuous", "integer", "datetime") and not transformer.present(series).any():
                     raise DataError(f"column {spec.name!r} has no {spec.kind} values to learn from")
             transformer.columns = (spec.name,)
             inputs = [_prepared(frame[name], self.schema[name]) for name in transformer.inputs]
