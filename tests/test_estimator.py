@@ -54,9 +54,10 @@ def test_rows_do_not_depend_on_how_they_are_split(fitted):
 def test_argmax_makes_categories_deterministic_given_the_code(fitted):
     """With argmax, every softmax span takes the decoder's most likely level, whatever
     the random draws; without it, the levels are drawn and differ between generators."""
-    from synthvae.generation import decode_to_matrix, decoder_function
+    from synthvae.decoder import Decoder
+    from synthvae.generation import decode_to_matrix
 
-    raw = decoder_function(fitted.vae_)(fitted.prior_.sample(500, np.random.default_rng(0)))
+    raw = Decoder(fitted.weights_, len(fitted.hidden))(fitted.prior_.sample(500, np.random.default_rng(0)))
     tt, sigma = fitted.transformer_, fitted.sigma_
     a = decode_to_matrix(raw, tt, sigma, np.random.default_rng(1), argmax=True)
     b = decode_to_matrix(raw, tt, sigma, np.random.default_rng(2), argmax=True)

@@ -123,7 +123,7 @@ def test_saving_replaces_atomically(fitted, model_path, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(zipfile.ZipFile, "write", interrupted)
+        patch.setattr(zipfile.ZipFile, "writestr", interrupted)
         with pytest.raises(KeyboardInterrupt):
             fitted.save(target)
     assert target.read_bytes() == before

@@ -58,7 +58,7 @@ def test_full_disk_while_saving_a_model_keeps_the_earlier_file(fitted, model_fil
     target = tmp_path / "model.synthvae"
     target.write_bytes(model_file.read_bytes())
     before = target.read_bytes()
-    monkeypatch.setattr(zipfile.ZipFile, "write", fault(errno.ENOSPC))
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fault(errno.ENOSPC))
     with pytest.raises(DataError, match=f"cannot write {target}: no space left on the device"):
         fitted.save(target)
     assert target.read_bytes() == before and not leftovers(tmp_path)
