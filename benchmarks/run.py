@@ -104,8 +104,9 @@ def run_method(table, name, args, env_info):
                 "max_rows": QUICK_ROWS if args.quick else None}
     if table == "adult":
         settings["big_sample"] = BIG_SAMPLE[mode]
-    version = {**env_info.setdefault(name, versions(python, method.PACKAGES)),
-               "code": getattr(method, "code_version", lambda: None)()}
+    if name not in env_info:
+        env_info[name] = versions(python, method.PACKAGES)
+    version = {**env_info[name], "code": getattr(method, "code_version", lambda: None)()}
     key = json.dumps([PROTOCOL, table, name, version, settings], sort_keys=True)
     folder = OUT / "cache" / f"{table}-{name}-{mode}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
     cached = (method.CACHED or args.reuse) and name not in args.rerun and (folder / "result.json").exists()

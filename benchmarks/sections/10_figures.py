@@ -14,7 +14,7 @@ ROWS = (
     ("privacy", "exact copies of training rows, %", "metrics.exact_copy_rate", False),
     ("privacy", "holdout rows equal to a training row, % (baseline)", "metrics.holdout_copy_rate", False),
     ("speed", "fit, wall s (library imports included)", "fit_s", True),
-    ("speed", "fit, CPU s (all threads)", "fit_cpu_s", True),
+    ("speed", "fit, CPU s (all threads of the process)", "fit_cpu_s", True),
     ("speed", "sample as many rows as trained on, s", "sample_s", True),
     ("memory", "peak RSS through fit and sample, MiB", "peak_rss_mib", True),
 )
@@ -44,8 +44,9 @@ def render_targets(results, targets):
         value = lookup(results, t["value"])
         tvae = t["value"].replace(".synthvae.", ".tvae.")
         anchor = lookup(results, tvae) if tvae != t["value"] and " / " not in tvae else None
-        rows.append([t["what"], fmt(value), fmt(anchor), bar(t, results), met(value, t, results)])
-    return table(["target", "synthvae", "TVAE", "bar", "met"], rows)
+        ratio_unit = "×" if t.get("unit") == "×" and value is not None else ""
+        rows.append([t["what"], fmt(value) + ratio_unit, fmt(anchor), bar(t, results), met(value, t, results)])
+    return table(["target", "synthvae", "TVAE", "bar", "met"], rows) + f"\n\n<sub>{provenance(results, 'adult')}</sub>"
 
 
 def render_table(name, runs, results):
