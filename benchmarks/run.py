@@ -52,6 +52,7 @@ def parse_args(argv):
     p.add_argument("--methods", nargs="+", choices=methods, default=methods)
     p.add_argument("--quick", action="store_true", help=f"≤ {QUICK_ROWS:,} rows per part, 10 epochs, small samples")
     p.add_argument("--rerun", nargs="+", default=[], metavar="METHOD", help="ignore the cache of these methods")
+    p.add_argument("--no-fit", nargs="+", default=[], metavar="METHOD", help="take these from the cache or leave out")
     p.add_argument("--reuse", action="store_true", help="also reuse cached runs of uncached methods (synthvae)")
     p.add_argument("--python", action="append", default=[], metavar="METHOD=PATH", help="a method's interpreter")
     p.add_argument("--tvae-python", help="same as --python tvae=PATH (default: bench-out/venv/bin/python)")
@@ -110,6 +111,8 @@ def run_method(table, name, args, env_info):
     key = json.dumps([PROTOCOL, table, name, version, settings], sort_keys=True)
     folder = OUT / "cache" / f"{table}-{name}-{mode}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
     cached = (method.CACHED or args.reuse) and name not in args.rerun and (folder / "result.json").exists()
+    if not cached and name in args.no_fit:
+        return {"error": "no cached run with these settings and versions", "settings": settings}
     if not cached:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

@@ -44,8 +44,8 @@ def render_targets(results, targets):
         value = lookup(results, t["value"])
         tvae = t["value"].replace(".synthvae.", ".tvae.")
         anchor = lookup(results, tvae) if tvae != t["value"] and " / " not in tvae else None
-        ratio_unit = "×" if t.get("unit") == "×" and value is not None else ""
-        rows.append([t["what"], fmt(value) + ratio_unit, fmt(anchor), bar(t, results), met(value, t, results)])
+        shown = f"{value:.1f}×" if t.get("unit") == "×" and value is not None else fmt(value)
+        rows.append([t["what"], shown, fmt(anchor), bar(t, results), met(value, t, results)])
     return table(["target", "synthvae", "TVAE", "bar", "met"], rows) + f"\n\n<sub>{provenance(results, 'adult')}</sub>"
 
 
