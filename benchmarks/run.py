@@ -171,6 +171,7 @@ def run(args, argv):
             if "error" not in record:
                 log(f"{table}/{name}: evaluating")
                 evaluate(table, record, data)
+    results["runs"] = {t: results["runs"][t] for t in TABLES if t in results["runs"]}
     ctx = {"args": args, "log": log, "timed": timed, "repo": REPO, "out": OUT}
     for path, module in sections():
         if module and hasattr(module, "measure"):
