@@ -58,7 +58,7 @@ def render_table(name, runs, results):
             f"{fmt(first.get('holdout_rows'), '{:,}')} holdout rows, {first.get('columns', '—')} columns; "
             f"ML efficacy: {metric} predicting `{target}` on the holdout.\n")
     two = methods[:2] == ["synthvae", "tvae"]
-    rows = [["**failed**"] + [runs[m]["error"] if m == f else "" for m in methods] + ([""] if two else [])
+    rows = [["**no figures**"] + [runs[m]["error"] if m == f else "" for m in methods] + ([""] if two else [])
             for f in methods if "error" in runs[f]]
     for group, label, key, show_ratio in ROWS:
         values = [lookup(runs[m], key) for m in methods]
