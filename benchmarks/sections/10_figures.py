@@ -78,13 +78,15 @@ def render(results, targets):
         "the results in `benchmarks/results/latest.json` (`--render-only` renders them again); "
         "benchmarks/README.md says what is measured and how. Two shared CPU cores: times carry the "
         "load of other work (given below), so compare within a run.",
-        "\n".join([
+        "\n".join(filter(None, [
             f"- Run: `{meta['command']}`, {meta['date']}, {meta['minutes']:.0f} min; load average (1 min) "
             f"{meta['load_start']:.1f} at the start, {meta['load_end']:.1f} at the end"
             + (" — **quick mode: capped rows and epochs; the figures only check the harness**" if meta["quick"] else ""),
+            "- **The cores were shared: load above 2 inflates every time (several-fold at 6 to 10); "
+            "quality, privacy and memory are not affected.**" if max(meta["load_start"], meta["load_end"]) > 3 else "",
             f"- Machine: {meta['machine']}; checkout {meta['git']}",
         ] + [f"- {LABELS.get(m, m)}: " + ", ".join(f"{k} {v}" for k, v in e.items() if v)
-             for m, e in results["env"].items()]),
+             for m, e in results["env"].items()])),
         "## Targets (Adult)",
         render_targets(results, targets),
         "## synthvae beside TVAE",
