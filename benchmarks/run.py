@@ -118,7 +118,10 @@ def run_method(table, name, args, env_info):
         folder.mkdir(parents=True)
         job = json.dumps({"table": table, "method": name, "settings": settings, "out": str(folder)})
         log(f"{table}/{name}: fitting with {python} (log {folder.relative_to(REPO)}/log.txt)")
-        proc = timed([python, HERE / "child.py", job], stdout=folder / "log.txt", stderr=subprocess.STDOUT)
+        try:
+            proc = timed([python, HERE / "child.py", job], stdout=folder / "log.txt", stderr=subprocess.STDOUT)
+        except OSError as exc:  # no such interpreter: see benchmarks/README.md for TVAE's
+            return {"error": f"cannot run {python}: {exc}", "settings": settings}
         if proc["rc"] or not (folder / "result.json").exists():
             tail = (folder / "log.txt").read_text(errors="replace").strip().splitlines()[-5:]
             log(f"{table}/{name}: FAILED (exit {proc['rc']}):\n    " + "\n    ".join(tail))
