@@ -1,0 +1,50 @@
+"""synthvae with its defaults: ``SynthVAE(random_state=0).fit(train)``."""
+
+import subprocess
+import time
+from pathlib import Path
+
+LABEL = "synthvae"
+PACKAGES = ("synthvae", "numpy", "pandas", "scikit-learn", "pyarrow", "tensorflow", "keras")
+CACHED = False  # the code under test: fitted afresh on every run (--reuse to keep it)
+
+
+def settings(quick):
+    return {"random_state": 0, **({"epochs": 10} if quick else {})}
+
+
+def code_version():
+    """Git tree id of synthvae/ at HEAD, marked when the working copy differs from it."""
+    repo = Path(__file__).resolve().parents[2]
+    tree = subprocess.run(["git", "rev-parse", "--short", "HEAD:synthvae"], cwd=repo, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "synthvae"], cwd=repo, capture_output=True, text=True)
+    return tree.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+IMPORTS = {}
+
+
+def fit(train, settings):
+    clock = time.perf_counter()
+    import keras  # noqa: F401  (fit's first import; timed on its own here, for the ledger)
+    from synthvae import SynthVAE
+
+    IMPORTS["imports"] = time.perf_counter() - clock
+    return SynthVAE(**settings).fit(train)
+
+
+def stages(model):
+    """Wall seconds of each stage of the fit: the imports, then as the estimator records them."""
+    return {**IMPORTS, **getattr(model, "fit_seconds_", {})}
+
+
+def info(model):
+    return {"epochs": len(model.history_.get("loss", [])), "batch_size": model.batch_size_}
+
+
+def save(model, path):
+    model.save(path)
+
+
+def sample(model, n, seed):
+    return model.sample(n, random_state=seed)
