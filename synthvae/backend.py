@@ -102,13 +102,22 @@ def native_logs_silenced():
 def seeded(seed):
     """Seed Keras' backend for reproducible training; restore Python's and NumPy's
     global generators on the way out (see the module docstring)."""
-    keras = import_keras()
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    with global_generators_kept():
+        keras = import_keras()
+        keras.utils.set_random_seed(seed)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+            tf.config.experimental.enable_op_determinism()
+        yield
+
+
+@contextlib.contextmanager
+def global_generators_kept():
+    """Put Python's ``random`` and NumPy's global generator back as they were on the way
+    out. Importing TensorFlow for the first time in a process draws from ``random``, so
+    a fit keeps them from its very start."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     try:
         yield
     finally:

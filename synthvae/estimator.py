@@ -10,12 +10,14 @@ a fit that fails leaves the estimator as it was. The work is done below: trainin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from synthvae.backend import resolve_seed
+from synthvae.backend import global_generators_kept, resolve_seed
 from synthvae.errors import DataError, InputTypeError, UsageError
 from synthvae.fitting import InMemoryRows, StageClock, fit_model
 from synthvae.io import as_frame
@@ -24,6 +26,18 @@ from synthvae.schema import Schema, infer_schema
 from synthvae.sampling import MAX_ROWS, check_count  # noqa: F401  (part of this module's interface)
 
 MIN_ROWS = 10
+
+
+def _keeping_global_generators(fit):
+    """Python's and NumPy's global generators are as the caller left them after ``fit``
+    (see :mod:`synthvae.backend`)."""
+
+    @functools.wraps(fit)
+    def wrapper(*args, **kwargs):
+        with global_generators_kept():
+            return fit(*args, **kwargs)
+
+    return wrapper
 
 
 class SynthVAE(BaseEstimator):
@@ -101,8 +115,8 @@ class SynthVAE(BaseEstimator):
     n_rows_ : int
     fit_seconds_ : dict
         Wall seconds of each stage of the last fit: ``schema`` (with reading the
-        sample, when streaming), ``transformers``, ``training``, ``prior``,
-        ``calibration``.
+        sample, when streaming), ``keras`` (importing TensorFlow and Keras, the first
+        time in a process), ``transformers``, ``training``, ``prior``, ``calibration``.
     is_chief_ : bool
         Whether this process should save the model (False only on multi-worker
         non-chiefs).
@@ -142,6 +156,7 @@ class SynthVAE(BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------
 
+    @_keeping_global_generators
     def fit(self, data, schema=None):
         """Learn the table.
 
@@ -165,6 +180,7 @@ class SynthVAE(BaseEstimator):
         clock.lap("schema")
         return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
 
+    @_keeping_global_generators
     def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
         """Learn a table too large for memory, reading it in chunks.
 
@@ -299,7 +315,7 @@ class SynthVAE(BaseEstimator):
         if network is None:
             if "weights_" not in self.__dict__:
                 raise AttributeError("'SynthVAE' object has no attribute 'vae_' (fit or load a model first)")
-            from synthvae.backend import import_keras
+            from synthvae.backend import global_generators_kept, import_keras
 
             import_keras()
             from synthvae.model import rebuild_network

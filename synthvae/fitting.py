@@ -51,6 +51,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
 
     import_keras()
     strategy = make_strategy(params["strategy"])
+    clock.lap("keras")  # importing TensorFlow and Keras, seconds in a fresh process
     with seeded(seed), native_logs_silenced():
         transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
         matrix = transformer.transform(sample)

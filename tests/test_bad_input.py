@@ -1,4 +1,4 @@
-"""Issue 5: every kind of bad input ends in one ``error: ...`` line, never a traceback.
+"""Every kind of bad input ends in one ``error: ...`` line, never a traceback.
 
 Failures are checked through the command line (click's CliRunner, in-process, so
 TensorFlow loads once; a real subprocess where signals are involved) and through the

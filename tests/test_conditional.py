@@ -1,4 +1,4 @@
-"""Conditional sampling (issue 6): every row meets every condition, rows follow the
+"""Conditional sampling: every row meets every condition, rows follow the
 model's distribution given the conditions, impossible conditions fail before any work."""
 
 import io

@@ -1,4 +1,4 @@
-"""Copy guard (issue 6): the model file holds no training rows, and --reject-copies
+"""Copy guard: the model file holds no training rows, and --reject-copies
 replaces sampled rows that copy or nearly copy a reference row."""
 
 import io

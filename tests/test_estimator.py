@@ -213,3 +213,9 @@ def test_fit_and_sample_leave_the_global_generators_alone(mixed_frame):
     np.random.seed(11)
     SynthVAE(random_state=0, **TINY).fit(mixed_frame).sample(50)
     assert (random.random(), np.random.random()) == expected
+
+
+def test_fit_seconds_name_every_stage_in_order(fitted):
+    stages = fitted.fit_seconds_
+    assert list(stages) == ["schema", "keras", "transformers", "training", "prior", "calibration"]
+    assert all(seconds >= 0 for seconds in stages.values()) and stages["training"] > 0

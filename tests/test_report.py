@@ -1,4 +1,4 @@
-"""Issue 6, part 3: ``synthvae report`` writes one self-contained HTML page.
+"""``synthvae report`` writes one self-contained HTML page.
 
 The page is checked as text (every image embedded, nothing fetched, the figures
 equal to what evaluate() returns, one plot per column plus the heatmaps), through

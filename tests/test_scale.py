@@ -1,4 +1,4 @@
-"""Scale features (issue 4): shards of one sample, tf.distribute strategies, mixed
+"""Scale features: shards of one sample, tf.distribute strategies, mixed
 precision, and streaming fit of a table read in chunks."""
 
 import json
