@@ -92,7 +92,7 @@ def render(results, targets):
         "## synthvae beside TVAE",
         "Ratio column: TVAE ÷ synthvae; above 1, synthvae is faster or smaller. Quality and privacy "
         "from `synthvae.evaluate(real=train, synth=sample, holdout=holdout, target=target)` on a "
-        "sample as large as the training rows (definitions in `synthvae/metrics.py`).",
+        "sample as large as the training rows (definitions in `synthvae/metrics/`).",
     ]
     parts += [render_table(name, runs, results) for name, runs in results["runs"].items()]
     return "\n\n".join(parts)
