@@ -190,6 +190,9 @@ _ARROW_KINDS = set("iufbOT")
 # A cell holding one of these would need quotes, which Arrow's writer puts around
 # every text cell or none: such chunks go through pandas, which quotes only them.
 _NEEDS_QUOTES = '[",\r\n]'
+_QUOTE_BYTES = tuple(c.encode() for c in '",\r\n')
+# Whole floats below this size are written by Arrow as plain digits (``38``).
+_PLAIN_WHOLE = 1e15
 
 
 def _csv_body(frame):
@@ -209,7 +212,7 @@ def _csv_body(frame):
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if pc.any(pc.match_substring_regex(column, _NEEDS_QUOTES)).as_py():
+            if _needs_quotes(column):
                 return frame_to_csv_text(frame, header=False)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
@@ -231,12 +234,32 @@ def _dtype_kind(series):
     return getattr(dtype, "kind", "?")
 
 
+def _needs_quotes(column):
+    """Whether a text cell of ``column`` (an Arrow string column) holds a character that
+    needs quotes: a scan of the bytes the cells are stored in, not a match per cell."""
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        # A slice's buffer may hold bytes beyond it: at worst a chunk is sent to pandas.
+        data = data.to_pybytes() if data is not None else b""
+        if any(c in data for c in _QUOTE_BYTES):
+            return True
+    return False
+
+
 def _float_text(column, pc):
     """Arrow writes the float 38.0 as ``38``, which would read back as an integer
     column; pandas writes ``38.0``. Whole numbers get their ``.0`` back."""
+    import numpy as np
+    import pyarrow as pa
+
     text = pc.cast(column, "string")
-    bare = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
-    return pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
+    values = column.to_numpy()
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.trunc(values) == values)
+        if not (np.abs(values[whole]) < _PLAIN_WHOLE).all():
+            # Huge whole numbers: Arrow may write them with an exponent; read its text.
+            whole = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
+    return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
 def _write_parquet(tables, path, header):
