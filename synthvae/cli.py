@@ -246,6 +246,10 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     column or value, empty range) is a data error (exit 1), found before any rows
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
+    # Rows are made on one thread per core (--threads), each running its own matrix
+    # products: BLAS's threads would only compete with them. Set before NumPy loads.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     from synthvae.errors import UsageError
     from synthvae.io import integer_columns_for_output, output_format, renderer, write_rendered
     from synthvae.sampling import Sampler
