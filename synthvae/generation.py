@@ -81,10 +81,26 @@ def draw_levels(weights, rng):
     for j in range(1, width):  # the cumulative sum, a row at a time
         weights[j] += weights[j - 1]
     u = rng.random(weights.shape[1], dtype=np.float32) * weights[-1]
-    codes = np.zeros(weights.shape[1], dtype=np.intp)
-    for j in range(width - 1):
-        codes += weights[j] < u
-    return codes
+    if width <= _SCAN_LEVELS:
+        codes = np.zeros(weights.shape[1], dtype=np.intp)
+        for j in range(width - 1):
+            codes += weights[j] < u
+        return codes
+    # Many levels: the same count (cumulative weights below u, at most width - 1) by
+    # bisection, as the cumulative weights rise along each column.
+    columns = np.arange(weights.shape[1])
+    flat = weights.reshape(-1)
+    low, high = np.zeros(len(columns), dtype=np.intp), np.full(len(columns), width - 1, dtype=np.intp)
+    for _ in range(int(width - 1).bit_length()):
+        middle = (low + high) >> 1
+        below = flat[middle * len(columns) + columns] < u
+        low = np.where(below, middle + 1, low)
+        high = np.where(below, high, middle)
+    return low
+
+
+# Up to this many levels a draw scans every level; above it, bisection is faster.
+_SCAN_LEVELS = 96
 
 
 class Generator:
