@@ -140,3 +140,20 @@ def test_inspect_shows_what_the_file_holds(model_path, mixed_frame):
     color = next(c for c in info["columns"] if c["name"] == "color")
     assert set(color["levels"]) == set(mixed_frame["color"].unique())
     assert info["training"]["rows"] == len(mixed_frame) and info["parameters"]["latent_dim"] == 8
+
+
+@pytest.mark.parametrize("levels", [3, 250])
+def test_a_draw_takes_the_first_level_whose_cumulative_weight_reaches_the_uniform(levels):
+    import numpy as np
+
+    from synthvae.generation import draw_levels
+
+    rng = np.random.default_rng(levels)
+    weights = rng.exponential(size=(levels, 4000)).astype(np.float32)
+    weights[rng.random(weights.shape) < 0.3] = 0.0  # empty levels make ties in the cumulative weights
+    codes = draw_levels(weights.copy(), np.random.default_rng(1))
+    cumulative = np.cumsum(weights, axis=0)
+    u = np.random.default_rng(1).random(weights.shape[1], dtype=np.float32) * cumulative[-1]
+    expected = [np.searchsorted(cumulative[:-1, i], u[i], side="left") for i in range(weights.shape[1])]
+    assert codes.tolist() == expected
+    assert len(set(codes.tolist())) > levels // 2
