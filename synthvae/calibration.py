@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthvae.generation import decode_to_matrix, softmax
+from synthvae.transformers import learned
 
 _IDENTITY_RANGE = 1e12
 
@@ -57,7 +58,8 @@ class Calibration:
                 target.append(_IDENTITY_RANGE * (2 * levels - 1))
                 continue
             source.append(np.quantile(synth, levels))
-            target.append(np.quantile(real, levels))
+            # The learning policy decides how far the training extremes are kept.
+            target.append(np.quantile(learned.bounded(real), levels))
         calibration.source_quantiles = _rows(source, len(levels))
         calibration.target_quantiles = _rows(target, len(levels))
         return calibration
