@@ -24,7 +24,7 @@ _PHONE = r"\+?[\d\s().\-/]{7,24}(?:\s*(?:x|ext\.?)\s*\d+)?"
 # One to four words, each starting with a capital letter: "Ann", "Mary-Jo O'Neil", "Dr. J. Smith".
 _NAME_WORD = r"[^\W\d_a-z][^\W\d_]*(?:['.-][^\W\d_]*)*\.?"
 _NAME = rf"{_NAME_WORD}(?: {_NAME_WORD}){{0,3}}|{_NAME_WORD}, {_NAME_WORD}(?: {_NAME_WORD})?"
-_WORDS = r"(?:.*?[^\W\d_]{2,}){2,}.*"
+_WORD = r"\b[^\W\d_]{2,}\b"
 _DIGITS = re.compile(r"\d")
 
 
@@ -41,6 +41,6 @@ def personal_kind(text):
         return "phone"
     if stripped.str.fullmatch(_NAME).mean() >= MATCH_SHARE:
         return "name"
-    if stripped.str.fullmatch(_WORDS, flags=re.DOTALL).mean() >= TEXT_SHARE:
+    if (stripped.str.count(_WORD) >= 2).mean() >= TEXT_SHARE:
         return "text"
     return None
