@@ -73,7 +73,10 @@ _FIGURES = (
     ("singling_out_share", "Singling out",
      "% of synthetic rows whose nearest training row is closer than half the distance to "
      "the second nearest: rows that point at one real person.",
-     "Lower; read it against the same figure for holdout rows taken as synthetic."),
+     "Lower; read it against the holdout's share on the next line."),
+    ("holdout_singling_out_share", "Singling out, holdout (baseline)",
+     "The same share for holdout rows, real rows the generator never saw.",
+     "A baseline to read the line above against."),
     ("exact_copy_rate", "Exact copies",
      "% of synthetic rows identical to some training row.",
      "Near the holdout's rate on the next line (duplicates real data has by chance)."),

@@ -196,6 +196,7 @@ def test_membership_and_singling_out_figures():
     copied = evaluate(real, real.copy(), holdout)
     new = evaluate(real, fresh, holdout)
     assert copied["membership_auc"] > 0.95 and copied["singling_out_share"] == 100.0
+    assert copied["holdout_singling_out_share"] < 60.0
     assert abs(new["membership_auc"] - 0.5) < 0.08
     assert new["singling_out_share"] < 60.0
     assert "membership_auc" not in evaluate(real, fresh) and "singling_out_share" in evaluate(real, fresh)

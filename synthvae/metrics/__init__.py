@@ -67,6 +67,7 @@ _REPORT_LINES = (
     ("dcr_share", "% of synth rows nearer train than holdout (50 = ideal)"),
     ("membership_auc", "distance attack telling train from holdout rows (0.5 = no signal)"),
     ("singling_out_share", "% of synth rows whose nearest real row is < 1/2 as far as the 2nd"),
+    ("holdout_singling_out_share", "same for holdout rows (baseline)"),
     ("rules_broken", "% of synth rows breaking a rule of the real rows"),
     ("exact_copy_rate", "% of synthetic rows that copy a training row"),
     ("holdout_copy_rate", "% of holdout rows equal to a training row (baseline)"),
@@ -151,6 +152,9 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
             and as many holdout rows is scored by its distance to the nearest
             synthetic row (nearer: more likely trained on). 0.5 means the synthetic
             rows give no signal of who was in the training data.
+        ``holdout_singling_out_share``
+            ``singling_out_share`` of holdout rows: how often real rows the generator
+            never saw single out a training row, the baseline to read it against.
         ``holdout_copy_rate``
             % of holdout rows identical to some training row: the baseline of
             duplicates that real data has by chance, to read ``exact_copy_rate``
@@ -257,6 +261,7 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
         d_train, d_hold = dcr_sq_distances(encoded, columns)
         result["dcr_share"] = dcr_share(d_train, d_hold)
         result["membership_auc"] = membership_auc(encoded, columns)
+        result["holdout_singling_out_share"] = singling_out_share(encoded, columns, "holdout")
         dcr = {"train": np.sqrt(d_train), "holdout": np.sqrt(d_hold)}
     if target is not None:
         result.update(ml_efficacy(encoded, columns, target))

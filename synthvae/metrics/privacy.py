@@ -98,20 +98,21 @@ def membership_auc(encoded, columns):
     return float(roc_auc_score(members, -np.concatenate([d_train, d_hold])))
 
 
-def singling_out_share(encoded, columns):
-    """% of synthetic rows that single out a real row: their nearest real row is closer
-    than ``SINGLING_OUT_RATIO`` times the distance to the second nearest (a row that
-    copies a training row found twice singles out no one). Up to ``DCR_SYNTH_ROWS``
-    synthetic rows against up to ``DCR_REFERENCE_ROWS`` training rows."""
+def singling_out_share(encoded, columns, table="synth"):
+    """% of the rows of ``table`` that single out a real row: their nearest real row is
+    closer than ``SINGLING_OUT_RATIO`` times the distance to the second nearest (a row
+    that copies a training row found twice singles out no one). Up to ``DCR_SYNTH_ROWS``
+    rows against up to ``DCR_REFERENCE_ROWS`` training rows; ``table="holdout"`` gives
+    the baseline of real rows the generator never saw."""
     rng = np.random.default_rng(SEED + 2)
     picks = {
-        "synth": sample_rows(rng, n_rows(encoded, "synth"), DCR_SYNTH_ROWS),
+        table: sample_rows(rng, n_rows(encoded, table), DCR_SYNTH_ROWS),
         "real": sample_rows(rng, n_rows(encoded, "real"), DCR_REFERENCE_ROWS),
     }
     if len(picks["real"]) < 2:
         return None
     dense, codes = distance_matrices(encoded, columns, picks)
     with single_threaded():
-        nearest = _nearest_sq_distance(dense["synth"], codes["synth"], dense["real"], codes["real"], count=2)
+        nearest = _nearest_sq_distance(dense[table], codes[table], dense["real"], codes["real"], count=2)
     singled = nearest[:, 0] < SINGLING_OUT_RATIO**2 * nearest[:, 1] - TIE_TOLERANCE
     return float(100.0 * singled.mean())
