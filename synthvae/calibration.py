@@ -39,7 +39,9 @@ class Calibration:
         """Fit on ``raw`` decoder outputs for prior draws and the training matrix."""
         bias = np.zeros(transformer.width_, dtype=np.float64)
         for span in transformer.softmax_spans_:
-            target = train_matrix[:, span.start : span.stop].mean(axis=0).astype(np.float64) + 1e-6
+            # Level shares from counts as the learning policy keeps them.
+            counts = learned.counts(train_matrix[:, span.start : span.stop].sum(axis=0, dtype=np.float64))
+            target = counts / max(counts.sum(), 1.0) + 1e-6
             logits = raw[:, span.start : span.stop].astype(np.float64)
             for _ in range(rounds):
                 mean = softmax(logits + bias[span.start : span.stop]).mean(axis=0) + 1e-6

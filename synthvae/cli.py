@@ -345,12 +345,19 @@ def schema(data):
     """Print the schema inferred for DATA as JSON.
 
     Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
-    It validates against schemas/table.schema.json.
+    It validates against schemas/table.schema.json. Columns of kind "personal" (names,
+    e-mail addresses, phone numbers, free text) are regenerated as new values, never
+    learned; stderr names them.
     """
     from synthvae.io import read_table
     from synthvae.schema import infer_schema
 
-    click.echo(infer_schema(read_table(data)).to_json())
+    inferred = infer_schema(read_table(data))
+    click.echo(inferred.to_json())
+    personal = [f"{c.name} ({c.personal})" for c in inferred.columns if c.kind == "personal"]
+    if personal:
+        click.echo(f"personal columns, regenerated and never learned: {', '.join(personal)} "
+                   "(set their kind to categorical to learn them)", err=True)
 
 
 def _comparison_inputs(func):
