@@ -3,7 +3,9 @@
 Every fact a transformer stores about the data is computed here and nowhere else:
 category levels and their shares (the rare levels beyond a limit pooled, with their
 weights), quantile tables, value ranges and decimals, mixture modes, the lookup tables
-of derived columns, the time unit of dates and where running numbers go on.
+of derived columns, the time unit of dates, where running numbers go on, and the look
+of personal columns. The latent prior and the calibration, fitted after training, keep
+their counts and extremes through the same functions (:func:`counts`, :func:`bounded`).
 
 How each fact is kept is decided here too, by one :class:`Policy`, so the transformers
 never change with it:
@@ -64,13 +66,6 @@ class Policy:
     def min_rows(self):
         """The fewest rows a kept level or group rests on (1 when exact)."""
         return self.k if self.protected else 1
-
-    def describe(self):
-        """One line for people: what this policy keeps."""
-        if not self.protected:
-            return "off: levels, counts, ranges and quantiles kept exactly as the data shows them"
-        return (f"on (k = {self.k}): levels seen in fewer than {self.k} rows withheld, counts rounded "
-                f"to multiples of {self.k}, numbers and dates within the {self.k}-th smallest and largest values")
 
 
 _ACTIVE = contextvars.ContextVar("synthvae_learning_policy", default=Policy())

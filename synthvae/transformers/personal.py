@@ -69,9 +69,11 @@ class PersonalTransformer(EmptyBlock, ColumnTransformer):
         numbered = np.char.add(np.char.add(first, last), rng.integers(1, 100, n).astype(str))
         style = rng.integers(0, 3, n)
         local = np.where(style == 0, np.char.add(np.char.add(first, "."), last), np.where(style == 1, initial, numbered))
-        defaults = np.asarray(Internet.free_email_domains, dtype=object)
-        domains = self._draw("domain", n, rng, None)
-        domains = np.where(domains == None, defaults[rng.integers(0, len(defaults), n)], domains)  # noqa: E711
+        if self.shapes_["domains"]:
+            domains = self._draw("domain", n, rng, None)
+        else:
+            defaults = np.asarray(Internet.free_email_domains, dtype=object)
+            domains = defaults[rng.integers(0, len(defaults), n)]
         return (local.astype(object) + "@" + domains).tolist()
 
     def _phones(self, n, rng):
