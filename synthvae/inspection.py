@@ -118,7 +118,7 @@ def _protection(columns, meta):
         k = RARE_ROWS
         notes.append(f"value protection on (k = {k}): categories seen in fewer than {k} rows withheld (never "
                      f"stored or generated), stored counts rounded to multiples of {k}, ranges, clipping bounds "
-                     f"and quantile tables within the {k}-th smallest and {k}-th largest training value")
+                     f"and quantile tables within the {_ordinal(k)} smallest and {_ordinal(k)} largest training value")
         pooled = [c["name"] for c in columns if c.get("pooled_levels")]
         if pooled:
             notes.append(f"levels beyond the softmax pooled, each seen in at least {k} rows: {', '.join(pooled)}")
@@ -132,6 +132,11 @@ def _protection(columns, meta):
             notes.append(f"quantile tables as large as the table, so they hold every value of: {', '.join(whole)}")
     notes.append("no differential privacy is applied")
     return notes
+
+
+def _ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def format_description(info):
