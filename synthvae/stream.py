@@ -160,7 +160,10 @@ def read_whole(source):
     streamed as :func:`fits_in_memory` says."""
     if Path(source).is_dir():
         return False
-    peak = estimated_frame_bytes(source) * WHOLE_READ_FACTOR
+    try:
+        peak = estimated_frame_bytes(source) * WHOLE_READ_FACTOR
+    except DataError:
+        return True  # a table that cannot be read: the whole read says why, in its words
     return peak <= min(available_memory() * MEMORY_SHARE, WHOLE_READ_BYTES)
 
 
