@@ -2,6 +2,7 @@
 to 1, 8 and 20 million rows, one epoch each (memory does not grow with epochs; one
 keeps the run short). Run alone with `python benchmarks/sections/40_fit_memory.py`."""
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def measure(results, ctx):
         log_path = folder / f"fit-x{repeats}.log"
         command = [sys.executable, "-m", "synthvae", "fit", path, "-o", folder / "model.synthvae",
                    "--epochs", "1", "--seed", "0"]
+        load = os.getloadavg()[0]
         with open(log_path, "w") as log:
             r = ctx["timed"](command, stderr=log)
         text = log_path.read_text()
@@ -52,7 +54,8 @@ def measure(results, ctx):
         epoch = re.search(r"epoch 1/1 .*?([\d.]+)s\s", text)
         runs.append({"rows": rows, "file_mib": path.stat().st_size / 2**20, "reading": reading,
                      "wall_s": r["wall_s"], "epoch_s": float(epoch.group(1)) if epoch else None,
-                     "peak_rss_mib": r["peak_rss_mib"], "available_mib": stream.available_memory() / 2**20})
+                     "peak_rss_mib": r["peak_rss_mib"], "available_mib": stream.available_memory() / 2**20,
+                     "load_before": load, "load_after": os.getloadavg()[0]})
         ctx["log"](f"fit {rows:,} rows: peak {r['peak_rss_mib']:,.0f} MiB, {r['wall_s']:.0f} s")
     return {"runs": runs}
 
@@ -76,6 +79,9 @@ def render(results, targets):
         f"{LIMIT_MIB:,.0f} MiB (2.5 GB).\n\n"
         + table(["rows", "CSV MiB", "reading", "peak RSS MiB", "bytes/row", "epoch s", "µs/row (epoch)",
                  "wall s"], rows)
+        + (f"\n\n<sub>{m['command']}, {m['date']}; load (1-minute average) "
+           + ", ".join(f"{r['load_before']:.1f}→{r['load_after']:.1f}" if "load_before" in r else "—" for r in m["runs"])
+           + f"; memory available at the end {m['runs'][-1]['available_mib']:,.0f} MiB.</sub>" if "date" in m else "")
     )
 
 
@@ -91,5 +97,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     measured = measure({}, {"args": args, "log": log, "timed": timed, "out": OUT})
     measured["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    measured["command"] = "`python benchmarks/sections/40_fit_memory.py" + (" --quick`" if args.quick else "`")
     print(json.dumps(measured, indent=1))
     print(render({"fit_memory": measured}, {}), file=sys.stderr)
