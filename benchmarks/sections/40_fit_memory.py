@@ -79,8 +79,9 @@ def render(results, targets):
         f"{LIMIT_MIB:,.0f} MiB (2.5 GB).\n\n"
         + table(["rows", "CSV MiB", "reading", "peak RSS MiB", "bytes/row", "epoch s", "µs/row (epoch)",
                  "wall s"], rows)
-        + (f"\n\n<sub>{m['command']}, {m['date']}; load (1-minute average) "
-           + ", ".join(f"{r['load_before']:.1f}→{r['load_after']:.1f}" if "load_before" in r else "—" for r in m["runs"])
+        + (f"\n\n<sub>{m['command']}, {m['date']}"
+           + ("; load (1-minute average) " + ", ".join(f"{r['load_before']:.1f}→{r['load_after']:.1f}" for r in m["runs"])
+              if all("load_before" in r for r in m["runs"]) else "")
            + f"; memory available at the end {m['runs'][-1]['available_mib']:,.0f} MiB.</sub>" if "date" in m else "")
     )
 
