@@ -60,6 +60,7 @@ def describe_model(path):
             "points_per_map": len(meta["calibration"]["source_quantiles"][0]) if meta["calibration"]["source_quantiles"] else 0,
         },
         "protection": _protection(columns, meta),
+        "privacy": meta.get("privacy"),
     }
 
 
@@ -111,7 +112,10 @@ def _protection(columns, meta):
     whole = [c["name"] for c in columns if "quantile_table" in c and c["quantile_table"] >= meta["n_rows"]]
     if whole:
         notes.append(f"quantile tables as large as the table, so they hold every value of: {', '.join(whole)}")
-    notes.append("no value protection (suppressed rare levels, clipped extremes) or differential privacy is applied")
+    if meta.get("privacy"):
+        notes.append("differentially private training (see privacy); the column facts above come from the declared schema")
+    else:
+        notes.append("no value protection (suppressed rare levels, clipped extremes) or differential privacy is applied")
     return notes
 
 
@@ -147,8 +151,24 @@ def format_description(info):
         "",
         "protection:",
         *(f"  - {note}" for note in info["protection"]),
+        *_privacy_lines(info.get("privacy")),
     ]
     return "\n".join(lines)
+
+
+def _privacy_lines(ledger):
+    if not ledger:
+        return ["", "privacy: no differential privacy"]
+    split = ", ".join(f"{name} {share:g}" for name, share in ledger["split"].items())
+    return [
+        "",
+        f"privacy: differentially private for {ledger['neighbouring']}: epsilon {ledger['epsilon_spent']:.4g} spent "
+        f"of {ledger['epsilon']:g}, delta {ledger['delta']:.3g} ({ledger['accountant']} accountant)",
+        f"  split of epsilon: {split}",
+        f"  DP-SGD: {ledger['steps']} steps, {ledger['sampling']} sampling rate {ledger['sampling_rate']:.4g} "
+        f"(about {ledger['expected_batch_size']:.0f} rows a step), noise multiplier {ledger['noise_multiplier']:.4g}, "
+        f"clip norm {ledger['clip_norm']:g}",
+    ]
 
 
 def _column_text(c):
