@@ -14,7 +14,9 @@ and the default δ) is treated as public, as DP-SGD usually does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 
 from synthvae.errors import UsageError
@@ -109,11 +111,13 @@ def plan_privacy(epsilon, delta, n_rows, batch_size, epochs, clip_norm=CLIP_NORM
     if n_rows < 1 or batch_size < 1:
         raise UsageError("a differentially private fit needs rows and a batch of at least one row")
     try:
-        sigma = float(dp_accounting.calibrate_dp_mechanism(
-            _accountant, lambda s: _event(s, sampling_rate, steps), epsilon, delta))
+        with _quiet_accountant():
+            sigma = float(dp_accounting.calibrate_dp_mechanism(
+                _accountant, lambda s: _event(s, sampling_rate, steps), epsilon, delta))
     except (ValueError, RuntimeError) as exc:
         raise UsageError(f"no noise level reaches epsilon {epsilon:g} at delta {delta:g} in {steps} steps ({exc})") from None
-    spent = spent_epsilon(sigma, sampling_rate, steps, delta)
+    with _quiet_accountant():
+        spent = spent_epsilon(sigma, sampling_rate, steps, delta)
     if not spent <= epsilon:  # the calibration's contract; checked, never assumed
         raise UsageError(f"the calibrated noise spends epsilon {spent:g}, more than {epsilon:g}")
     return Ledger(epsilon=float(epsilon), delta=float(delta), epsilon_spent=spent, noise_multiplier=sigma,
@@ -121,6 +125,19 @@ def plan_privacy(epsilon, delta, n_rows, batch_size, epochs, clip_norm=CLIP_NORM
                   expected_batch_size=float(sampling_rate * n_rows),
                   split={"training": float(epsilon), "preprocessing": 0.0},
                   accountant=f"{ACCOUNTANT} (dp-accounting {_version()})")
+
+
+@contextlib.contextmanager
+def _quiet_accountant():
+    """The RDP accountant logs a warning for each order it leaves out of a bound (which
+    only makes the bound looser); stderr gets progress and errors only."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _version():
