@@ -168,6 +168,8 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         raise UsageError("--delta is only used with --epsilon")
     if epsilon is not None and stream:
         raise UsageError("--epsilon trains on a table in memory: drop --stream")
+    if epsilon is not None:
+        stream = False
     if stream is None:
         from synthvae.stream import STREAM_BYTES, total_bytes
 
