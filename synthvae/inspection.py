@@ -37,7 +37,8 @@ def describe_model(path):
         "written_by": f"synthvae {meta['synthvae_version']}",
         "training": {
             "rows": meta["n_rows"],
-            "epochs_run": len(history.get("loss", [])),
+            # A private fit runs every planned epoch and keeps no losses.
+            "epochs_run": len(history.get("loss", [])) or (meta["params"]["epochs"] if meta.get("privacy") else 0),
             "final_loss": history["loss"][-1] if history.get("loss") else None,
             "final_held_out_loss": history["val_loss"][-1] if history.get("val_loss") else None,
             **meta["training"],

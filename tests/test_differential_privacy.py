@@ -162,6 +162,7 @@ def test_the_ledger_is_in_the_model_file_and_in_inspect(mixed_frame, tmp_path):
     status, text, err = cli("inspect", model_file)
     assert status == 0, err
     assert "privacy: differentially private for add or remove one row" in text
+    assert "for 2 epochs" in text  # every planned epoch ran, though the file keeps no losses
     assert f"{privacy['steps']} steps" in text and "clip norm 1" in text
     status, text, _ = cli("inspect", model_file, "--json")
     assert json.loads(text)["privacy"] == privacy
