@@ -304,6 +304,7 @@ class SynthVAE(BaseEstimator):
             A condition can never hold: an unknown column or value, an empty range, an
             operator that does not fit the column. Raised before any rows are drawn.
         """
+        self._warn_if_private(reject_copies)
         return self._sampler().sample(n, random_state=random_state, argmax=argmax, shard=shard,
                                       conditions=conditions, where=where, reject_copies=reject_copies)
 
@@ -317,9 +318,18 @@ class SynthVAE(BaseEstimator):
         checked at once, before the first chunk is asked for. The returned iterator's
         ``guard`` attribute is the :class:`~synthvae.copyguard.CopyGuard` in use (or None).
         """
+        self._warn_if_private(reject_copies)
         return self._sampler().iter_sample(n, random_state=random_state, argmax=argmax, start=start, stop=stop,
                                            shard=shard, conditions=conditions, where=where,
                                            reject_copies=reject_copies)
+
+    def _warn_if_private(self, reject_copies):
+        if reject_copies is not None and getattr(self, "privacy_", None):
+            import warnings
+
+            warnings.warn("reject_copies compares the rows drawn with the rows given, so which rows it replaces "
+                          "depends on them: its output is not covered by the model's differential privacy",
+                          UserWarning, stacklevel=3)
 
     def _sampler(self):
         from synthvae.sampling import Sampler

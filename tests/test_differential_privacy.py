@@ -176,6 +176,8 @@ def test_the_ledger_is_in_the_model_file_and_in_inspect(mixed_frame, tmp_path):
 
     status, _, err = cli("sample", 5, "-m", model_file, "--reject-copies", data)
     assert status == 0 and "not covered by the model's differential privacy" in err
+    with pytest.warns(UserWarning, match="not covered by the model's differential privacy"):
+        model.sample(5, reject_copies=mixed_frame)
 
 
 def test_a_fit_without_epsilon_has_no_ledger(fitted, tmp_path):
