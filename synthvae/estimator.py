@@ -182,6 +182,7 @@ class SynthVAE(BaseEstimator):
         data : pandas.DataFrame
         schema : Schema, dict or None
             Column kinds; inferred from ``data`` when None. A dict is the JSON form.
+            Required with ``epsilon``, declaring every column's range or levels.
 
         Returns
         -------
