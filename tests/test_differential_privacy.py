@@ -41,7 +41,7 @@ def declared_schema(frame):
     return schema
 
 
-def network_and_rows(n_rows=24, seed=0):
+def network_and_rows(n_rows=12, seed=0):
     from synthvae.backend import import_keras
 
     import_keras()
@@ -210,3 +210,7 @@ def test_a_schema_without_ranges_or_levels_is_refused(mixed_frame, tmp_path):
         SynthVAE(**{**PRIVATE, "epsilon": 0}).fit(mixed_frame, schema=declared_schema(mixed_frame))
     with pytest.raises(UsageError, match="delta is only used with epsilon"):
         SynthVAE(**{**TINY, "delta": 1e-5}).fit(mixed_frame)
+    with pytest.raises(UsageError, match="epsilon trains in float32 on one device"):
+        SynthVAE(**PRIVATE, precision="mixed").fit(mixed_frame, schema=declared_schema(mixed_frame))
+    with pytest.raises(UsageError, match="use fit, not fit_stream"):
+        SynthVAE(**PRIVATE).fit_stream(tmp_path / "data.csv")
