@@ -12,7 +12,6 @@ under its claim.
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.stats import beta
 
 from synthvae import SynthVAE
