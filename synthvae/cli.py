@@ -256,8 +256,10 @@ def _interrupt_sticks():
 @click.option("--reject-copies", "reject_copies", type=click.Path(dir_okay=True, path_type=str), default=None,
               help="Replace rows that equal, or nearly equal, a row of this table (e.g. the training data) "
                    "by further draws; the count replaced goes to stderr.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads making rows.  [default: one per core]  The rows are the same for any number.")
 @_friendly
-def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies):
+def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies, threads):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Rows are made and written in chunks, so any N runs in bounded memory.
@@ -266,8 +268,12 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     column or value, empty range) is a data error (exit 1), found before any rows
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
+    # Rows are made on one thread per core (--threads), each running its own matrix
+    # products: BLAS's threads would only compete with them. Set before NumPy loads.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     from synthvae.errors import UsageError
-    from synthvae.io import output_format, write_chunks
+    from synthvae.io import integer_columns_for_output, output_format, renderer, write_rendered
     from synthvae.sampling import Sampler
 
     count = _parse_count(n)
@@ -300,22 +306,14 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
         from synthvae.io import read_table
 
         guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
-                               where=list(where), reject_copies=guard)
-    write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
-                 integer_columns=_integer_columns(model))
+    integer_columns = _integer_columns(model)
+    parts = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
+                              where=list(where), reject_copies=guard, threads=threads,
+                              render=renderer(fmt, integer_columns))
+    header = integer_columns_for_output(model.sample(0), integer_columns)
+    write_rendered(parts, output if output is not None else sys.stdout, fmt, header)
     if guard is not None:
         click.echo(guard.message(), err=True)
-
-
-def _with_header(model, chunks):
-    """Yield at least one (possibly empty) frame, so 'sample 0' still writes the header."""
-    empty = True
-    for chunk in chunks:
-        empty = False
-        yield chunk
-    if empty:
-        yield model.sample(0)
 
 
 def _integer_columns(model):
