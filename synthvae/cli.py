@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import click
 
@@ -136,6 +137,9 @@ def main(debug):
               help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
                    "200,000 rows and each epoch streams the table, so memory stays bounded.  "
                    "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
+@click.option("--no-value-protection", "unprotected", is_flag=True,
+              help="Keep rare categories (seen in fewer than 5 rows), exact extremes and exact counts in the "
+                   "model. Off by default: such values can identify people.")
 @click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Train with differential privacy spending this epsilon (adding or removing one row). "
                    "Needs --schema declaring every column's range or levels; every epoch runs on all rows.")
@@ -143,7 +147,8 @@ def main(debug):
               help="The delta of --epsilon.  [default: 1 / (10 x rows)]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, epsilon, delta):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected,
+        epsilon, delta):
     """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
     write a model file.
 
@@ -185,9 +190,16 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         params["strategy"] = strategy
     if precision != "float32":
         params["precision"] = precision
+    if unprotected:
+        from synthvae.estimator import UNPROTECTED_WARNING
+
+        params["value_protection"] = False
+        click.echo(f"warning: {UNPROTECTED_WARNING}", err=True)
     if epsilon is not None:
         params.update(epsilon=epsilon, delta=delta)
-    with _interrupt_sticks() as interrupted:
+    with _interrupt_sticks() as interrupted, warnings.catch_warnings():
+        # Said once above, in the command's own words.
+        warnings.filterwarnings("ignore", message="value protection is off")
         if stream:
             model = SynthVAE(**params).fit_stream(data, schema=schema)
         else:
@@ -359,12 +371,19 @@ def schema(data):
     """Print the schema inferred for DATA as JSON.
 
     Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
-    It validates against schemas/table.schema.json.
+    It validates against schemas/table.schema.json. Columns of kind "personal" (names,
+    e-mail addresses, phone numbers, free text) are regenerated as new values, never
+    learned; stderr names them.
     """
     from synthvae.io import read_table
     from synthvae.schema import infer_schema
 
-    click.echo(infer_schema(read_table(data)).to_json())
+    inferred = infer_schema(read_table(data))
+    click.echo(inferred.to_json())
+    personal = [f"{c.name} ({c.personal})" for c in inferred.columns if c.kind == "personal"]
+    if personal:
+        click.echo(f"personal columns, regenerated and never learned: {', '.join(personal)} "
+                   "(set their kind to categorical to learn them)", err=True)
 
 
 def _comparison_inputs(func):

@@ -53,7 +53,12 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     private = params.get("epsilon") is not None
     strategy = make_strategy(params["strategy"])
     clock.lap("keras")  # importing TensorFlow and Keras, seconds in a fresh process
-    with seeded(seed), native_logs_silenced():
+    from synthvae.transformers import learned
+
+    # A private fit learns the columns from the declared schema, which needs no protection.
+    protected = params.get("value_protection", True) and not private
+    policy = learned.Policy(learned.PROTECTED if protected else learned.EXACT)
+    with seeded(seed), native_logs_silenced(), learned.applied(policy):
         if private:
             # Every column fact from the declared schema, none from the data (see public_frame).
             from synthvae.public_frame import public_frame

@@ -38,6 +38,10 @@ def check_declared(schema):
                 problems.append(f"{spec.name!r} needs min < max, got {spec.min!r} and {spec.max!r}")
         elif spec.kind == "categorical" and not spec.levels:
             problems.append(f"{spec.name!r} (categorical) needs its levels")
+        elif spec.kind == "personal":
+            # Its generator learns the column's text patterns from the data.
+            problems.append(f"{spec.name!r} (personal) cannot be learned privately: drop it, or declare it "
+                            "categorical with its levels")
     if problems:
         raise UsageError("with epsilon every column's range or levels come from the schema, which lacks them: "
                          + "; ".join(problems))

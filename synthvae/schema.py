@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError
+from synthvae.personal_kinds import personal_kind
 
-KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier")
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier", "personal")
 
 # A numeric column with at most this many distinct values is modelled as categorical:
 # a softmax keeps exact relations (education <-> education-num) that a regression
@@ -81,6 +82,10 @@ class ColumnSpec:
         declared to lie in (never inferred; dates written in the column's format, or ISO
         for a datetime dtype). A fit with ``epsilon`` needs them: it learns nothing
         about the columns from the data.
+    personal : str or None
+        For personal columns (mostly unique text: names, e-mail addresses, phone
+        numbers, free text, regenerated and never learned): which of
+        :data:`synthvae.personal_kinds.PERSONAL_KINDS` they hold.
     """
 
     name: str
@@ -95,6 +100,7 @@ class ColumnSpec:
     levels: list | None = None
     min: float | str | None = None
     max: float | str | None = None
+    personal: str | None = None
 
     def to_dict(self):
         out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
@@ -109,6 +115,8 @@ class ColumnSpec:
         for bound in ("min", "max"):
             if getattr(self, bound) is not None:
                 out[bound] = _json_scalar(getattr(self, bound))
+        if self.kind == "personal":
+            out["personal"] = self.personal or "text"
         return out
 
 
@@ -231,7 +239,7 @@ def infer_column(series, name, gaps=False):
     """Infer the :class:`ColumnSpec` of one column.
 
     The order matters: booleans, then dates (text in a date format, or whole numbers
-    written ``yyyymmdd``), then numbers, then text. A column is nullable when a value is
+    written ``yyyymmdd``), then numbers, then text (personal text before identifiers). A column is nullable when a value is
     missing after parsing (an unparseable date is a gap), or when ``gaps`` says the
     whole table, of which ``series`` is a sample, has a gap in it.
     """
@@ -259,6 +267,9 @@ def infer_column(series, name, gaps=False):
     if fmt is not None:
         spec["nullable"] = nullable or bool(pd.to_datetime(text, format=fmt, errors="coerce").isna().any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
+    personal = personal_kind(text)
+    if personal is not None:
+        return ColumnSpec(kind="personal", personal=personal, **spec)
     if n_unique == len(series) and len(series) >= 10 and not _decimal_text(text):
         return _identifier(text, spec)
     return ColumnSpec(kind="categorical", **spec)
