@@ -6,7 +6,8 @@ from setuptools import find_packages, setup
 # Floors exclude known code-execution flaws: Keras' safe_mode bypasses up to 3.13
 # (CVE-2025-1550, CVE-2025-8747, CVE-2025-9905, CVE-2025-9906, CVE-2026-1462);
 # Keras 3.14 needs Python 3.11.
-TRAIN = ["tensorflow>=2.16", "keras>=3.14"]
+# dp-accounting calibrates the noise of differentially private fits (--epsilon).
+TRAIN = ["tensorflow>=2.16", "keras>=3.14", "dp-accounting>=0.4"]
 
 setup(
     name="synthvae",

@@ -142,9 +142,15 @@ def main(debug):
 @click.option("--no-value-protection", "unprotected", is_flag=True,
               help="Keep rare categories (seen in fewer than 5 rows), exact extremes and exact counts in the "
                    "model, which protection withholds by default because such values can identify people.")
+@click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Train with differential privacy spending this epsilon (adding or removing one row). "
+                   "Needs --schema declaring every column's range or levels; every epoch runs on all rows.")
+@click.option("--delta", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+              help="The delta of --epsilon.  [default: 1 / (10 x rows)]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected,
+        epsilon, delta):
     """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
     write a model file.
 
@@ -156,11 +162,22 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
     from synthvae.io import read_table
     from synthvae.schema import load_schema
 
+    from synthvae.errors import UsageError
+
     if os.path.isdir(model_path):  # found before training, not after
         from synthvae.errors import DataError
 
         raise DataError(f"cannot write {model_path}: it is a folder; give a file name")
     hold = False  # --stream: read the table again each epoch
+    if epsilon is not None and schema_path is None:
+        raise UsageError("--epsilon needs --schema FILE declaring the columns public (min and max of numeric and "
+                         "date columns, levels of categorical ones): inferring them would read the private data")
+    if delta is not None and epsilon is None:
+        raise UsageError("--delta is only used with --epsilon")
+    if epsilon is not None and stream:
+        raise UsageError("--epsilon trains on a table in memory: drop --stream")
+    if epsilon is not None:
+        stream = False
     if stream is None:
         from synthvae.stream import read_whole
 
@@ -181,6 +198,8 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
 
         params["value_protection"] = False
         click.echo(f"warning: {UNPROTECTED_WARNING}", err=True)
+    if epsilon is not None:
+        params.update(epsilon=epsilon, delta=delta)
     with _interrupt_sticks() as interrupted, warnings.catch_warnings():
         # Said once above, in the command's own words.
         warnings.filterwarnings("ignore", message="value protection is off")
@@ -196,6 +215,10 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
             click.echo("worker done (the chief writes the model)", err=True)
         return
     model.save(model_path)
+    if model.privacy_ is not None:  # the ledger's line, even with --quiet
+        from synthvae.accounting import Ledger
+
+        click.echo(Ledger(**model.privacy_).summary(), err=True)
     if not quiet:
         click.echo(f"wrote {model_path} ({model.n_rows_} rows, {len(model.schema_.names)} columns learned)", err=True)
 
@@ -290,6 +313,11 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     guard = None
     if reject_copies is not None:
         from synthvae.copyguard import CopyGuard
+
+        if model.privacy is not None:
+            click.echo("warning: --reject-copies compares the rows drawn with the rows given, so which rows it "
+                       "replaces depends on them: its output is not covered by the model's differential privacy",
+                       err=True)
         from synthvae.io import read_table
 
         guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))

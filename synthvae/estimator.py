@@ -92,6 +92,15 @@ class SynthVAE(BaseEstimator):
     precision : {"float32", "mixed"}, default="float32"
         ``"mixed"`` trains in mixed precision (float16 on a GPU, bfloat16 on a CPU) with
         the loss layers in float32. Either way the fitted model is float32.
+    epsilon : float or None, default=None
+        Train with differential privacy (DP-SGD) spending this ε for adding or removing
+        one row; needs a declared schema (``fit(data, schema=...)``) with every numeric
+        and date column's ``min`` and ``max`` and every categorical column's ``levels``,
+        from which all column facts come. The fit trains every epoch on all rows (no
+        held-out rows), samples from N(0, I) and skips calibration; ``privacy_`` is
+        its ledger. None: no differential privacy.
+    delta : float or None, default=None
+        The δ of a private fit; None: 1 / (10 × rows).
     value_protection : bool, default=True
         Keep nothing that fewer than 5 training rows share: rarer categories are
         never stored or generated, stored counts are rounded, and numbers and dates
@@ -131,6 +140,10 @@ class SynthVAE(BaseEstimator):
     is_chief_ : bool
         Whether this process should save the model (False only on multi-worker
         non-chiefs).
+    privacy_ : dict or None
+        The ledger of a fit with ``epsilon``: target and spent ε, δ, the accountant,
+        noise multiplier σ, clip norm C, sampling rate, steps and the split of ε
+        (see :class:`synthvae.accounting.Ledger`); None without ``epsilon``.
     """
 
     def __init__(
@@ -149,6 +162,8 @@ class SynthVAE(BaseEstimator):
         verbose=True,
         strategy=None,
         precision="float32",
+        epsilon=None,
+        delta=None,
         value_protection=True,
     ):
         self.epochs = epochs
@@ -165,6 +180,8 @@ class SynthVAE(BaseEstimator):
         self.verbose = verbose
         self.strategy = strategy
         self.precision = precision
+        self.epsilon = epsilon
+        self.delta = delta
         self.value_protection = value_protection
 
     # -- fitting -----------------------------------------------------------------
@@ -178,6 +195,7 @@ class SynthVAE(BaseEstimator):
         data : pandas.DataFrame
         schema : Schema, dict or None
             Column kinds; inferred from ``data`` when None. A dict is the JSON form.
+            Required with ``epsilon``, declaring every column's range or levels.
 
         Returns
         -------
@@ -186,6 +204,7 @@ class SynthVAE(BaseEstimator):
         _check_params(self)
         clock = StageClock()
         data = as_frame(data)
+        _check_private(self, schema)
         _check_enough_rows(len(data))
         schema = _schema_for(data, schema)
         schema.check_frame(data)
@@ -225,6 +244,8 @@ class SynthVAE(BaseEstimator):
         from synthvae import stream
 
         _check_params(self)
+        if self.epsilon is not None:
+            raise UsageError("epsilon trains on a table in memory: use fit, not fit_stream")
         clock = StageClock()
         seed = self._seed()
         chunk_rows = stream.CHUNK_ROWS if chunk_rows is None else chunk_rows
@@ -304,6 +325,7 @@ class SynthVAE(BaseEstimator):
             A condition can never hold: an unknown column or value, an empty range, an
             operator that does not fit the column. Raised before any rows are drawn.
         """
+        self._warn_if_private(reject_copies)
         return self._sampler().sample(n, random_state=random_state, argmax=argmax, shard=shard,
                                       conditions=conditions, where=where, reject_copies=reject_copies)
 
@@ -317,9 +339,18 @@ class SynthVAE(BaseEstimator):
         checked at once, before the first chunk is asked for. The returned iterator's
         ``guard`` attribute is the :class:`~synthvae.copyguard.CopyGuard` in use (or None).
         """
+        self._warn_if_private(reject_copies)
         return self._sampler().iter_sample(n, random_state=random_state, argmax=argmax, start=start, stop=stop,
                                            shard=shard, conditions=conditions, where=where,
                                            reject_copies=reject_copies)
+
+    def _warn_if_private(self, reject_copies):
+        if reject_copies is not None and getattr(self, "privacy_", None):
+            import warnings
+
+            warnings.warn("reject_copies compares the rows drawn with the rows given, so which rows it replaces "
+                          "depends on them: its output is not covered by the model's differential privacy",
+                          UserWarning, stacklevel=3)
 
     def _sampler(self):
         from synthvae.sampling import Sampler
@@ -370,7 +401,7 @@ class SynthVAE(BaseEstimator):
 # The fitted attributes a model file holds (``fit_seconds_`` and ``is_chief_`` describe
 # one fit, not the model).
 _SAVED = ("schema", "transformer", "weights", "prior", "sigma", "calibration", "history", "n_rows",
-          "device", "batch_size", "learning_rate", "trained_with")
+          "device", "batch_size", "learning_rate", "trained_with", "privacy")
 
 
 def _check_params(estimator):
@@ -396,6 +427,24 @@ def _check_params(estimator):
     from synthvae.distribute import check_options
 
     check_options(estimator.strategy, estimator.precision)
+    from synthvae.accounting import check_budget
+
+    check_budget(estimator.epsilon, estimator.delta)
+
+
+def _check_private(estimator, schema):
+    """A private fit needs a declared schema with every column's range or levels, and
+    trains in float32 on one device."""
+    if estimator.epsilon is None:
+        return
+    if schema is None:
+        raise UsageError("epsilon needs a schema declared public (with min and max of numeric and date columns "
+                         "and the levels of categorical ones): inferring one would read the private data")
+    if estimator.strategy is not None or estimator.precision != "float32":
+        raise UsageError("epsilon trains in float32 on one device: leave strategy and precision unset")
+    from synthvae.public_frame import check_declared
+
+    check_declared(_schema_for(None, schema))
 
 
 def _check_enough_rows(n_rows):

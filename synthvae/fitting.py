@@ -50,20 +50,32 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     from synthvae.transformers import TableTransformer
 
     import_keras()
+    private = params.get("epsilon") is not None
     strategy = make_strategy(params["strategy"])
     clock.lap("keras")  # importing TensorFlow and Keras, seconds in a fresh process
     from synthvae.transformers import learned
 
-    policy = learned.Policy(learned.PROTECTED if params.get("value_protection", True) else learned.EXACT)
+    # A private fit learns the columns from the declared schema, which needs no protection.
+    protected = params.get("value_protection", True) and not private
+    policy = learned.Policy(learned.PROTECTED if protected else learned.EXACT)
     # Silenced first: under JAX or PyTorch, seeding imports TensorFlow when it is
     # installed (Keras seeds it for tf.data), and its start-up chatter would show.
     with native_logs_silenced(), seeded(seed), learned.applied(policy):
-        transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
+        if private:
+            # Every column fact from the declared schema, none from the data (see public_frame).
+            from synthvae.public_frame import public_frame
+
+            schema.check_data(sample)
+            transformer = TableTransformer(schema, encoding=params["encoding"], derive=False,
+                                           random_state=seed).fit(public_frame(schema))
+        else:
+            transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
         matrix = transformer.transform(sample)
         clock.lap("transformers")
 
-        rows = training_rows(transformer, matrix, seed)
-        plan = training.plan_training(rows.n_train, params["batch_size"], params["learning_rate"], strategy)
+        rows = None if private else training_rows(transformer, matrix, seed)
+        plan = training.plan_training(len(matrix) if private else rows.n_train, params["batch_size"],
+                                      params["learning_rate"], strategy)
 
         def build():
             return build_vae(
@@ -72,24 +84,31 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
                 latent_dim=params["latent_dim"], hidden=tuple(params["hidden"]), beta=params["beta"], seed=seed,
             )[0]
 
-        trained = training.train(
-            build, rows.batches(plan.batch_size), rows.valid, epochs=params["epochs"], plan=plan,
-            patience=params["patience"], verbose=params["verbose"], probe=matrix[: training.PROBE_ROWS],
-            strategy=strategy, precision=params["precision"],
-        )
+        ledger = None
+        if private:
+            from synthvae.private_training import train_private
+
+            trained, ledger = train_private(build, matrix, epochs=params["epochs"], plan=plan, epsilon=params["epsilon"],
+                                            delta=params["delta"], verbose=params["verbose"])
+        else:
+            trained = training.train(
+                build, rows.batches(plan.batch_size), rows.valid, epochs=params["epochs"], plan=plan,
+                patience=params["patience"], verbose=params["verbose"], probe=matrix[: training.PROBE_ROWS],
+                strategy=strategy, precision=params["precision"],
+            )
         training.check_converged(trained, sample, schema, plan)
         sigma = trained.sigma[: len(transformer.continuous_columns_)]
         weights = network_weights(trained.network)
         clock.lap("training")
 
-        if params["prior_components"] == 0:
+        if private or params["prior_components"] == 0:  # a fitted prior would read the private codes
             prior = GaussianMixturePrior.standard_normal(params["latent_dim"])
         else:
             mean, _ = trained.network.get_layer("encoder").predict(matrix, batch_size=8192, verbose=0)
             prior = GaussianMixturePrior(params["prior_components"], random_state=seed).fit(np.asarray(mean))
         clock.lap("prior")
 
-        if params["calibrate"]:
+        if params["calibrate"] and not private:  # calibration reads the private rows
             rng = np.random.default_rng([seed, 2**31])
             # Decoded by the same NumPy forward pass that sampling runs.
             decode = Decoder(weights, len(params["hidden"]))
@@ -101,7 +120,8 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
 
     return {
         "schema": schema, "transformer": transformer, "weights": weights, "network": trained.network, "sigma": sigma,
-        "history": trained.history, "prior": prior, "calibration": calibration, "n_rows": n_rows,
+        # A private fit's losses were computed without noise: the file keeps none.
+        "history": {} if private else trained.history, "privacy": ledger and ledger.to_dict(), "prior": prior, "calibration": calibration, "n_rows": n_rows,
         "device": plan.device, "batch_size": plan.batch_size, "learning_rate": plan.learning_rate,
         "trained_with": trained_with(), "is_chief": is_chief(strategy), "fit_seconds": clock.seconds,
     }

@@ -39,7 +39,8 @@ def describe_model(path):
         "written_by": f"synthvae {meta['synthvae_version']}",
         "training": {
             "rows": meta["n_rows"],
-            "epochs_run": len(history.get("loss", [])),
+            # A private fit runs every planned epoch and keeps no losses.
+            "epochs_run": len(history.get("loss", [])) or (meta["params"]["epochs"] if meta.get("privacy") else 0),
             "final_loss": history["loss"][-1] if history.get("loss") else None,
             "final_held_out_loss": history["val_loss"][-1] if history.get("val_loss") else None,
             **meta["training"],
@@ -62,6 +63,7 @@ def describe_model(path):
             "points_per_map": len(meta["calibration"]["source_quantiles"][0]) if meta["calibration"]["source_quantiles"] else 0,
         },
         "protection": _protection(columns, meta),
+        "privacy": meta.get("privacy"),
     }
 
 
@@ -114,6 +116,10 @@ def _protection(columns, meta):
     personal = [c["name"] for c in columns if c.get("personal")]
     if personal:
         notes.append(f"personal columns regenerated as fakes, never learned: {', '.join(personal)}")
+    if meta.get("privacy"):
+        notes.append("differentially private training (see privacy): the column facts above come from the declared "
+                     "schema, not from the data, so value protection does not apply")
+        return notes
     if meta["params"].get("value_protection", False):
         k = RARE_ROWS
         notes.append(f"value protection on (k = {k}): categories seen in fewer than {k} rows withheld (never "
@@ -171,8 +177,24 @@ def format_description(info):
         "",
         "protection:",
         *(f"  - {note}" for note in info["protection"]),
+        *_privacy_lines(info.get("privacy")),
     ]
     return "\n".join(lines)
+
+
+def _privacy_lines(ledger):
+    if not ledger:
+        return ["", "privacy: no differential privacy"]
+    split = ", ".join(f"{name} {share:g}" for name, share in ledger["split"].items())
+    return [
+        "",
+        f"privacy: differentially private for {ledger['neighbouring']}: epsilon {ledger['epsilon_spent']:.4g} spent "
+        f"of {ledger['epsilon']:g}, delta {ledger['delta']:.3g} ({ledger['accountant']} accountant)",
+        f"  split of epsilon: {split}",
+        f"  DP-SGD: {ledger['steps']} steps, {ledger['sampling']} sampling rate {ledger['sampling_rate']:.4g} "
+        f"(about {ledger['expected_batch_size']:.0f} rows a step), noise multiplier {ledger['noise_multiplier']:.4g}, "
+        f"clip norm {ledger['clip_norm']:g}",
+    ]
 
 
 def _column_text(c):

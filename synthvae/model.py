@@ -41,12 +41,16 @@ class KLDivergence(layers.Layer):
 
     def call(self, inputs, training=False):
         mean, log_var = inputs
-        kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
-        self.add_loss(self.beta * ops.mean(kl))
+        self.add_loss(self.beta * ops.mean(self.row_kl(mean, log_var)))
         if not training:
             return mean
         eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_var) * eps
+
+    @staticmethod
+    def row_kl(mean, log_var):
+        """KL(q(z|x) || N(0, I)) of each row."""
+        return -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "beta": self.initial_beta, "seed": self.seed}
@@ -84,17 +88,22 @@ class ReconstructionLoss(layers.Layer):
 
     def call(self, inputs):
         x, x_hat = inputs
+        self.add_loss(ops.mean(self.row_loss(x, x_hat)))
+        return x_hat
+
+    def row_loss(self, x, x_hat, log_sigma=None):
+        """The negative log-likelihood of each row. ``log_sigma``: the scales' logarithms
+        to use instead of the layer's own (one row of them per row, say)."""
         loss = 0.0
         if self.continuous:
-            sigma = self.sigma()
+            sigma = self.sigma() if log_sigma is None else ops.clip(ops.exp(log_sigma), 0.01, 1.0)
             index = np.asarray(self.continuous, dtype="int32")
             diff = ops.take(x, index, axis=1) - ops.take(x_hat, index, axis=1)
             loss = loss + ops.sum(0.5 * ops.square(diff / sigma) + ops.log(sigma), axis=-1)
         for start, stop in self.softmax_spans:
             log_p = ops.log_softmax(x_hat[:, start:stop], axis=-1)
             loss = loss - ops.sum(x[:, start:stop] * log_p, axis=-1)
-        self.add_loss(ops.mean(loss))
-        return x_hat
+        return loss
 
     def get_config(self):
         return {**super().get_config(), "continuous": self.continuous, "softmax_spans": self.softmax_spans}

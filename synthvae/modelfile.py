@@ -3,7 +3,7 @@
 Members (all required, nothing else allowed):
 
 - ``meta.json``: file format, synthvae version, the estimator's parameters, the training
-  history and setup, the learned output scales, the sampler's calibration, and the
+  history and setup, the privacy ledger of a differentially private fit, the learned output scales, the sampler's calibration, and the
   index of the network's weights (names, shapes, members).
 - ``schema.json``: the table schema (validates against schemas/table.schema.json).
 - ``transformer.json``: the fitted state of every column transformer.
@@ -49,7 +49,8 @@ def save_model(path, params, fitted):
 
     ``fitted`` holds the estimator's fitted attributes by name without the trailing
     underscore: schema, transformer, weights, prior, sigma, calibration, history, n_rows,
-    device, batch_size, learning_rate, trained_with.
+    device, batch_size, learning_rate, trained_with and, for a differentially private fit,
+    privacy (its ledger).
     """
     from synthvae import __version__
 
@@ -68,6 +69,7 @@ def save_model(path, params, fitted):
         },
         "sigma": np.asarray(fitted["sigma"], dtype=np.float64).tolist(),
         "calibration": fitted["calibration"].get_state(),
+        **({"privacy": fitted["privacy"]} if fitted.get("privacy") else {}),
         "network": {
             "input_dim": int(transformer.width_),
             "continuous_columns": len(transformer.continuous_columns_),
@@ -129,6 +131,7 @@ def load_model(path):
         "calibration": calibration,
         "n_rows": meta["n_rows"],
         "history": meta["history"],
+        "privacy": meta.get("privacy"),
         "trained_with": {k: training[k] for k in ("keras_version", "backend")},
         **{k: training[k] for k in ("device", "batch_size", "learning_rate")},
     }

@@ -31,9 +31,11 @@ class Sampler:
     calibration : Calibration
     random_state : int or None
         The seed used when a draw is given none (the one given to ``fit``).
+    privacy : dict or None
+        The ledger of a differentially private fit (``SynthVAE.privacy_``).
     """
 
-    def __init__(self, schema, transformer, prior, decoder, sigma, calibration, random_state=None):
+    def __init__(self, schema, transformer, prior, decoder, sigma, calibration, random_state=None, privacy=None):
         self.schema = schema
         self.transformer = transformer
         self.prior = prior
@@ -41,6 +43,7 @@ class Sampler:
         self.sigma = sigma
         self.calibration = calibration
         self.random_state = random_state
+        self.privacy = privacy
 
     @classmethod
     def from_fitted(cls, params, fitted):
@@ -50,7 +53,7 @@ class Sampler:
 
         return cls(fitted["schema"], fitted["transformer"], fitted["prior"],
                    Decoder(fitted["weights"], len(params["hidden"])), fitted["sigma"], fitted["calibration"],
-                   params["random_state"])
+                   params["random_state"], privacy=fitted.get("privacy"))
 
     @classmethod
     def load(cls, path):

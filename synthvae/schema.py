@@ -77,6 +77,11 @@ class ColumnSpec:
         For categorical and boolean columns, optional: the values the column may take
         (never inferred; a schema file may list them, and data with another value is
         refused).
+    min, max : number, str or None
+        For continuous, integer and datetime columns, optional: the range the column is
+        declared to lie in (never inferred; dates written in the column's format, or ISO
+        for a datetime dtype). A fit with ``epsilon`` needs them: it learns nothing
+        about the columns from the data.
     personal : str or None
         For personal columns (mostly unique text: names, e-mail addresses, phone
         numbers, free text, regenerated and never learned): which of
@@ -93,6 +98,8 @@ class ColumnSpec:
     suffix: str = ""
     width: int = 0
     levels: list | None = None
+    min: float | str | None = None
+    max: float | str | None = None
     personal: str | None = None
 
     def to_dict(self):
@@ -105,6 +112,9 @@ class ColumnSpec:
             out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
         if self.levels is not None:
             out["levels"] = [_json_scalar(v) for v in self.levels]
+        for bound in ("min", "max"):
+            if getattr(self, bound) is not None:
+                out[bound] = _json_scalar(getattr(self, bound))
         if self.kind == "personal":
             out["personal"] = self.personal or "text"
         return out
