@@ -331,15 +331,19 @@ def inspect(model_path, as_json):
 @click.argument("data", type=click.Path(dir_okay=True, path_type=str))
 @_friendly
 def schema(data):
-    """Print the schema inferred for DATA as JSON.
+    """Print the schema inferred for DATA as JSON, with the rules its rows obey.
 
-    Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
-    It validates against schemas/table.schema.json.
+    Edit it (a column's kind, say; delete, edit or add a rule) and pass it to
+    'synthvae fit --schema FILE'. It validates against schemas/table.schema.json.
     """
     from synthvae.io import read_table
+    from synthvae.rules import discover
     from synthvae.schema import infer_schema
 
-    click.echo(infer_schema(read_table(data)).to_json())
+    frame = read_table(data)
+    inferred = infer_schema(frame)
+    inferred.rules = discover(frame, inferred)
+    click.echo(inferred.to_json())
 
 
 def _comparison_inputs(func):
