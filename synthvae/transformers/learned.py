@@ -138,3 +138,17 @@ def next_number(keys, prefix="", suffix=""):
         digits = digits.str.slice(0, -len(suffix))
     numbers = pd.to_numeric(digits, errors="coerce")
     return int(numbers.max()) + 1 if numbers.notna().any() else 1
+
+
+def level_shares(series):
+    """Each value of ``series`` (missing is one value, None) with its share of the
+    rows, most frequent first: what a value redrawn under a rule is drawn from."""
+    series = series.astype(object).where(series.notna(), np.nan)
+    counts = series.value_counts(dropna=False, sort=True)
+    return [plain(v) for v in counts.index], (counts.to_numpy() / counts.sum()).tolist()
+
+
+def middle(values):
+    """The median of the numbers ``values`` (NaN ignored; 0 when there are none)."""
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else 0.0
