@@ -151,6 +151,8 @@ def plan_construction(rules, schema, found_depends):
             on, target = (first, second) if order[root(first)] < order[root(second)] else (second, first)
             plan.exclusions.setdefault(root(target), []).append((on, rule, target))
             plan.built.append(rule)
+    built = {id(rule) for rule in plan.built}
+    plan.built = [rule for rule in rules if id(rule) in built]  # in the rules' own order
     return plan
 
 
