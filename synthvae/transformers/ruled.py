@@ -31,7 +31,7 @@ from synthvae.errors import DataError
 from synthvae.rules import Combinations, Depends, Order, Range, Sum
 from synthvae.rules.values import MISSING, category_value
 from synthvae.transformers import learned
-from synthvae.transformers.base import MISSING_KEY, ColumnTransformer, level_key
+from synthvae.transformers.base import ColumnTransformer
 from synthvae.transformers.categorical import CategoricalTransformer
 from synthvae.transformers.numeric import MissingIndicator, NumericTransformer
 
@@ -176,16 +176,24 @@ def _json(value):
 
 
 def _key(value):
-    """A rule's value (JSON or ``category_value``) as a level key."""
+    """A rule's value (JSON or ``category_value``) as decoded columns hold it (None:
+    missing)."""
     value = category_value(value)
-    return MISSING_KEY if value is MISSING else level_key(value)
+    return None if value is MISSING else value
 
 
-def _keys(series):
-    """Level keys of a decoded column, vectorized (missing: :data:`MISSING_KEY`).
-    Lookups match 13 and 13.0 alike, as Python's equality does."""
-    values = pd.Series(series, dtype=object).reset_index(drop=True)
-    return values.where(values.notna(), MISSING_KEY)
+def _codes(index, values):
+    """Positions in ``index`` (whose missing value is None) of the decoded ``values``,
+    -1 for values it lacks. Lookups match 13 and 13.0 alike, as Python's equality
+    does; a missing value written as NaN matches None."""
+    values = np.asarray(values, dtype=object)
+    codes = index.get_indexer(values)
+    if index.hasnans:
+        unmatched = np.flatnonzero(codes < 0)
+        if len(unmatched):
+            missing = unmatched[pd.isna(values[unmatched])]
+            codes[missing] = index.get_indexer([None])[0]
+    return codes
 
 
 class GapTransformer(ColumnTransformer):
@@ -377,7 +385,8 @@ class ExclusionTransformer(CategoricalTransformer):
     def _build_tables(self):
         """Per exclusion, its ``on`` values (an index) and a table of which of this
         column's values each excludes (one spare row and column: values not listed)."""
-        self._values = pd.Index([level_key(v) for v in self.values_], dtype=object)
+        self._values = pd.Index(self.values_, dtype=object)
+        self._slot_values = np.append(_codes(self._values, self.levels_), -1)
         self._tables = []
         for exclusion in self.exclusions:
             on_keys = list(dict.fromkeys(_key(a) for a, _ in exclusion["pairs"]))
@@ -388,25 +397,40 @@ class ExclusionTransformer(CategoricalTransformer):
                 if column >= 0:
                     table[on_index.get_indexer([_key(a)])[0], column] = True
             self._tables.append((exclusion["on"], on_index, table))
+        # Per value (and one spare: values not listed), whether an exclusion names it.
+        self._named = np.zeros(len(self._values) + 1, dtype=bool)
+        for _, _, table in self._tables:
+            self._named |= table.any(axis=0)
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
         values = super().inverse_transform(block, rng, row_offset, decoded)
         n = len(values)
-        codes = self._values.get_indexer(_keys(values))
+        # Each row's value as a position in values_: through its slot, looked up only
+        # where the slot is the pooled or unseen one.
+        codes = self._slot_values[np.argmax(block, axis=1)]
+        other = np.flatnonzero(codes < 0)
+        if len(other):
+            codes[other] = _codes(self._values, values.to_numpy()[other])
         codes = np.where(codes < 0, len(self._values), codes)
+        # Only rows holding a value that some exclusion names can break one: the
+        # other columns are looked up for those rows alone.
+        rows = np.flatnonzero(self._named[codes])
+        if not len(rows):
+            return values
+        codes = codes[rows]
         rows_on = []
-        broken = np.zeros(n, dtype=bool)
+        broken = np.zeros(len(rows), dtype=bool)
         for on, on_index, table in self._tables:
-            on_codes = on_index.get_indexer(_keys(decoded[on]))
+            on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
             on_codes = np.where(on_codes < 0, len(on_index), on_codes)
             rows_on.append(on_codes)
             broken |= table[on_codes, codes]
         if not broken.any():
             return values
-        rows = np.flatnonzero(broken)
-        allowed = np.ones((len(rows), len(self._values)), dtype=bool)
+        allowed = np.ones((int(broken.sum()), len(self._values)), dtype=bool)
         for (_, _, table), on_codes in zip(self._tables, rows_on):
-            allowed &= ~table[on_codes[rows], : len(self._values)]
+            allowed &= ~table[on_codes[broken], : len(self._values)]
+        rows = rows[broken]
         weights = allowed * np.asarray(self.shares_)[None, :]
         drawable = weights.sum(axis=1) > 0
         if rng is None:
@@ -415,9 +439,8 @@ class ExclusionTransformer(CategoricalTransformer):
             cumulative = np.cumsum(weights, axis=1)
             u = rng.random(len(rows)) * cumulative[:, -1]
             choice = np.minimum((cumulative <= u[:, None]).sum(axis=1), len(self._values) - 1)
-        table = np.array(self.values_, dtype=object)
         out = values.to_numpy(dtype=object).copy()
-        out[rows[drawable]] = table[choice[drawable]]
+        out[rows[drawable]] = np.array(self.values_, dtype=object)[choice[drawable]]
         return pd.Series(out, dtype=object)
 
     def get_state(self):
