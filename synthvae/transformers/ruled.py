@@ -47,7 +47,11 @@ class Plan:
     Attributes
     ----------
     depends : dict
-        column -> the column it is looked up from.
+        column -> the column a rule says it is looked up from.
+    found_depends : dict
+        column -> the column it is found to be a function of without a rule (see
+        :func:`~synthvae.transformers.categorical.find_derived_columns`), less any
+        that would close a circle with a rule's.
     bounds : dict
         column -> list of lower bounds, each ``{"parts": [names], "strict": bool,
         "exact": bool}``: the column is at least the parts' sum (more than it when
@@ -63,7 +67,7 @@ class Plan:
     """
 
     def __init__(self):
-        self.depends, self.bounds, self.exclusions = {}, {}, {}
+        self.depends, self.found_depends, self.bounds, self.exclusions = {}, {}, {}, {}
         self.built, self.unbuilt = [], []
 
 
@@ -361,6 +365,11 @@ class ExclusionTransformer(CategoricalTransformer):
     exclusions : list of dict
         ``{"on": name, "pairs": [[on value, value], ...]}``: the column never holds
         ``value`` in a row where ``on`` holds ``on value``.
+
+    A row whose value is excluded gets one drawn again from the allowed values, with
+    the shares they have in the training rows beside the row's values of the other
+    columns (for each exclusion's ``on`` value it names: ``conditional_``), so that a
+    Husband redrawn is Male, and a green taxi's zone one green taxis serve.
     """
 
     def __init__(self, exclusions=(), max_levels=None, unseen_slot=False, missing_level=False):
@@ -376,8 +385,18 @@ class ExclusionTransformer(CategoricalTransformer):
     def fit(self, series, *inputs):
         super().fit(series)
         self.values_, self.shares_ = learned.level_shares(series)
+        columns = dict(zip(self.inputs, inputs))
+        self.conditional_ = [
+            learned.conditional_shares(series, columns[e["on"]], self._on_values(e), self.values_)
+            for e in self.exclusions
+        ]
         self._build_tables()
         return self
+
+    @staticmethod
+    def _on_values(exclusion):
+        """The values of the other column that an exclusion names, in its table's order."""
+        return list(dict.fromkeys(_key(a) for a, _ in exclusion["pairs"]))
 
     def transform(self, series, *inputs):
         return super().transform(series)
@@ -388,18 +407,22 @@ class ExclusionTransformer(CategoricalTransformer):
         self._values = pd.Index(self.values_, dtype=object)
         self._slot_values = np.append(_codes(self._values, self.levels_), -1)
         self._tables = []
-        for exclusion in self.exclusions:
-            on_keys = list(dict.fromkeys(_key(a) for a, _ in exclusion["pairs"]))
+        for exclusion, conditional in zip(self.exclusions, self.conditional_):
+            on_keys = self._on_values(exclusion)
             on_index = pd.Index(on_keys, dtype=object)
             table = np.zeros((len(on_keys) + 1, len(self._values) + 1), dtype=bool)
             for a, b in exclusion["pairs"]:
                 column = self._values.get_indexer([_key(b)])[0]
                 if column >= 0:
                     table[on_index.get_indexer([_key(a)])[0], column] = True
-            self._tables.append((exclusion["on"], on_index, table))
+            # The shares of this column's values beside each named value (a spare row
+            # of ones: a value not named says nothing).
+            shares = np.vstack([np.asarray(conditional, dtype=np.float64).reshape(len(on_keys), len(self._values)),
+                                np.ones((1, len(self._values)))])
+            self._tables.append((exclusion["on"], on_index, table, shares))
         # Per value (and one spare: values not listed), whether an exclusion names it.
         self._named = np.zeros(len(self._values) + 1, dtype=bool)
-        for _, _, table in self._tables:
+        for _, _, table, _ in self._tables:
             self._named |= table.any(axis=0)
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
@@ -420,18 +443,24 @@ class ExclusionTransformer(CategoricalTransformer):
         codes = codes[rows]
         rows_on = []
         broken = np.zeros(len(rows), dtype=bool)
-        for on, on_index, table in self._tables:
+        for on, on_index, table, _ in self._tables:
             on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
             on_codes = np.where(on_codes < 0, len(on_index), on_codes)
             rows_on.append(on_codes)
             broken |= table[on_codes, codes]
         if not broken.any():
             return values
+        # Drawn again among the allowed values, as the training rows share them beside
+        # the values the row holds (the column's own shares where those allow none).
         allowed = np.ones((int(broken.sum()), len(self._values)), dtype=bool)
-        for (_, _, table), on_codes in zip(self._tables, rows_on):
+        beside = np.ones(allowed.shape)
+        for (_, _, table, shares), on_codes in zip(self._tables, rows_on):
             allowed &= ~table[on_codes[broken], : len(self._values)]
+            beside *= shares[on_codes[broken]]
         rows = rows[broken]
-        weights = allowed * np.asarray(self.shares_)[None, :]
+        weights = allowed * beside
+        none = weights.sum(axis=1) <= 0
+        weights[none] = allowed[none] * np.asarray(self.shares_)[None, :]
         drawable = weights.sum(axis=1) > 0
         if rng is None:
             choice = weights.argmax(axis=1)
@@ -445,7 +474,8 @@ class ExclusionTransformer(CategoricalTransformer):
 
     def get_state(self):
         state = super().get_state()
-        state.update({"exclusions": self.exclusions, "values": self.values_, "shares": self.shares_})
+        state.update({"exclusions": self.exclusions, "values": self.values_, "shares": self.shares_,
+                      "conditional": self.conditional_})
         return state
 
     @classmethod
@@ -455,5 +485,6 @@ class ExclusionTransformer(CategoricalTransformer):
         self.pooled_ = list(state["pooled"])
         self.pooled_weights_ = list(state["pooled_weights"])
         self.values_, self.shares_ = list(state["values"]), list(state["shares"])
+        self.conditional_ = state["conditional"]
         self._build_tables()
         return self
