@@ -32,7 +32,7 @@ def render(results, targets):
         if not listed:
             rows.append(["(each rule's share: not recorded in this run)"] + [""] * len(methods))
         n = next(v for v in counts.values() if v)
-        parts.append(f"### {name}\n\n{n} rules; % of sampled rows breaking each.\n\n"
+        parts.append(f"### {name}\n\n{n} rule{'s' if n != 1 else ''}; % of sampled rows breaking each.\n\n"
                      + table(["rule"] + [LABELS.get(m, m) for m in methods], rows)
                      + f"\n\n<sub>{provenance(results, name)}</sub>")
     return "\n\n".join(parts)
