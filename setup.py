@@ -34,6 +34,9 @@ setup(
         "pyarrow>=14.0.1",
         # Draws the figures of 'synthvae report'; imported only by that command.
         "matplotlib>=3.8",
+        # Word lists for regenerated personal columns (names, e-mail addresses, text);
+        # imported only when a model has such a column.
+        "faker>=20",
     ],
     extras_require={
         # sdmetrics only checks that our quality figures agree with the reference

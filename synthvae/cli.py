@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import click
 
@@ -136,9 +137,12 @@ def main(debug):
               help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
                    "200,000 rows and each epoch streams the table, so memory stays bounded.  "
                    "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
+@click.option("--no-value-protection", "unprotected", is_flag=True,
+              help="Keep rare categories (seen in fewer than 5 rows), exact extremes and exact counts in the "
+                   "model. Off by default: such values can identify people.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected):
     """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
     write a model file.
 
@@ -169,7 +173,14 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         params["strategy"] = strategy
     if precision != "float32":
         params["precision"] = precision
-    with _interrupt_sticks() as interrupted:
+    if unprotected:
+        from synthvae.estimator import UNPROTECTED_WARNING
+
+        params["value_protection"] = False
+        click.echo(f"warning: {UNPROTECTED_WARNING}", err=True)
+    with _interrupt_sticks() as interrupted, warnings.catch_warnings():
+        # Said once above, in the command's own words.
+        warnings.filterwarnings("ignore", message="value protection is off")
         if stream:
             model = SynthVAE(**params).fit_stream(data, schema=schema)
         else:
@@ -234,8 +245,10 @@ def _interrupt_sticks():
 @click.option("--reject-copies", "reject_copies", type=click.Path(dir_okay=True, path_type=str), default=None,
               help="Replace rows that equal, or nearly equal, a row of this table (e.g. the training data) "
                    "by further draws; the count replaced goes to stderr.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads making rows.  [default: one per core]  The rows are the same for any number.")
 @_friendly
-def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies):
+def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies, threads):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Rows are made and written in chunks, so any N runs in bounded memory.
@@ -244,8 +257,12 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     column or value, empty range) is a data error (exit 1), found before any rows
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
+    # Rows are made on one thread per core (--threads), each running its own matrix
+    # products: BLAS's threads would only compete with them. Set before NumPy loads.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     from synthvae.errors import UsageError
-    from synthvae.io import output_format, write_chunks
+    from synthvae.io import integer_columns_for_output, output_format, renderer, write_rendered
     from synthvae.sampling import Sampler
 
     count = _parse_count(n)
@@ -273,22 +290,14 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
         from synthvae.io import read_table
 
         guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
-                               where=list(where), reject_copies=guard)
-    write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
-                 integer_columns=_integer_columns(model))
+    integer_columns = _integer_columns(model)
+    parts = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
+                              where=list(where), reject_copies=guard, threads=threads,
+                              render=renderer(fmt, integer_columns))
+    header = integer_columns_for_output(model.sample(0), integer_columns)
+    write_rendered(parts, output if output is not None else sys.stdout, fmt, header)
     if guard is not None:
         click.echo(guard.message(), err=True)
-
-
-def _with_header(model, chunks):
-    """Yield at least one (possibly empty) frame, so 'sample 0' still writes the header."""
-    empty = True
-    for chunk in chunks:
-        empty = False
-        yield chunk
-    if empty:
-        yield model.sample(0)
 
 
 def _integer_columns(model):
@@ -335,6 +344,8 @@ def schema(data):
 
     Edit it (a column's kind, say; delete, edit or add a rule) and pass it to
     'synthvae fit --schema FILE'. It validates against schemas/table.schema.json.
+    Columns of kind "personal" (names, e-mail addresses, phone numbers, free text)
+    are regenerated as new values, never learned; stderr names them.
     """
     from synthvae.io import read_table
     from synthvae.rules import discover
@@ -344,6 +355,10 @@ def schema(data):
     inferred = infer_schema(frame)
     inferred.rules = discover(frame, inferred)
     click.echo(inferred.to_json())
+    personal = [f"{c.name} ({c.personal})" for c in inferred.columns if c.kind == "personal"]
+    if personal:
+        click.echo(f"personal columns, regenerated and never learned: {', '.join(personal)} "
+                   "(set their kind to categorical to learn them)", err=True)
 
 
 def _comparison_inputs(func):

@@ -11,6 +11,7 @@ a fit that fails leaves the estimator as it was. The work is done below: trainin
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ from synthvae.schema import Schema, infer_schema
 from synthvae.sampling import MAX_ROWS, check_count  # noqa: F401  (part of this module's interface)
 
 MIN_ROWS = 10
+UNPROTECTED_WARNING = (
+    "value protection is off: the model keeps rare categories, exact extremes and exact counts "
+    "of the training data, which can identify people; share it only where the data may go"
+)
 
 
 def _keeping_global_generators(fit):
@@ -87,6 +92,12 @@ class SynthVAE(BaseEstimator):
     precision : {"float32", "mixed"}, default="float32"
         ``"mixed"`` trains in mixed precision (float16 on a GPU, bfloat16 on a CPU) with
         the loss layers in float32. Either way the fitted model is float32.
+    value_protection : bool, default=True
+        Keep nothing that fewer than 5 training rows share: rarer categories are
+        never stored or generated, stored counts are rounded, and numbers and dates
+        stay within the 5th smallest and 5th largest training value (see
+        :mod:`synthvae.transformers.learned`). False keeps every value exactly, with
+        a warning.
 
     Attributes
     ----------
@@ -138,6 +149,7 @@ class SynthVAE(BaseEstimator):
         verbose=True,
         strategy=None,
         precision="float32",
+        value_protection=True,
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -153,6 +165,7 @@ class SynthVAE(BaseEstimator):
         self.verbose = verbose
         self.strategy = strategy
         self.precision = precision
+        self.value_protection = value_protection
 
     # -- fitting -----------------------------------------------------------------
 
@@ -371,6 +384,10 @@ def _check_params(estimator):
         raise UsageError(f"encoding must be 'quantile' or 'mode', got {estimator.encoding!r}")
     if not (isinstance(estimator.beta, (int, float)) and estimator.beta >= 0):
         raise UsageError(f"beta must be a number >= 0, got {estimator.beta!r}")
+    if not isinstance(estimator.value_protection, (bool, np.bool_)):
+        raise UsageError(f"value_protection must be True or False, got {estimator.value_protection!r}")
+    if not estimator.value_protection:
+        warnings.warn(UNPROTECTED_WARNING, UserWarning, stacklevel=3)
     from synthvae.distribute import check_options
 
     check_options(estimator.strategy, estimator.precision)

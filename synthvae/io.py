@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -116,22 +117,57 @@ def output_format(path):
     return "csv"
 
 
+def renderer(fmt, integer_columns=()):
+    """The function that turns one chunk of decoded rows into what is written: its CSV
+    text without a header (``fmt="csv"``), or an Arrow table (``"parquet"``).
+
+    This is the one place where a frame becomes output, and it runs on the threads that
+    make the rows (see :meth:`synthvae.sampling.Sampler.iter_sample`), so that the
+    formatting of several chunks proceeds at once. ``integer_columns`` are written as
+    whole numbers even where gaps made them floats.
+    """
+    integer_columns = tuple(integer_columns)
+
+    def render(frame):
+        frame = integer_columns_for_output(frame, integer_columns)
+        if fmt == "parquet":
+            import pyarrow as pa
+
+            return pa.Table.from_pandas(frame, preserve_index=False)
+        return _csv_body(frame)
+
+    return render
+
+
 def write_chunks(chunks, out, fmt, integer_columns=()):
     """Write an iterable of DataFrames to ``out`` (a text stream, or a path written atomically).
 
     ``integer_columns`` are written as whole numbers even where gaps made them floats.
     """
-    chunks = (integer_columns_for_output(chunk, integer_columns) for chunk in chunks)
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:  # nothing to write: an empty file, or nothing on a stream
+        write_rendered([], out, fmt, None)
+        return
+    render = renderer(fmt, integer_columns)
+    header = integer_columns_for_output(first.iloc[:0], integer_columns)
+    write_rendered((render(chunk) for chunk in itertools.chain([first], chunks)), out, fmt, header)
+
+
+def write_rendered(parts, out, fmt, header):
+    """Write ``parts``, each made by :func:`renderer`, to ``out`` (a text stream, or a path
+    written atomically), after the CSV header of the empty frame ``header`` (for
+    Parquet, the table's columns when there are no parts; None: no header)."""
     if isinstance(out, (str, Path)):
         with atomic_path(out) as tmp:
             if fmt == "parquet":
-                _write_parquet(chunks, tmp)
+                _write_parquet(parts, tmp, header)
             else:
                 with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    _write_csv(chunks, fh)
+                    _write_csv(parts, fh, header)
     else:
         try:
-            _write_csv(chunks, out)
+            _write_csv(parts, out, header)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -140,11 +176,11 @@ def write_chunks(chunks, out, fmt, integer_columns=()):
                               exc) from None
 
 
-def _write_csv(chunks, fh):
-    for i, chunk in enumerate(chunks):
-        if i == 0:
-            fh.write(frame_to_csv_text(chunk.iloc[:0], header=True))
-        fh.write(_csv_body(chunk))
+def _write_csv(parts, fh, header):
+    if header is not None:
+        fh.write(frame_to_csv_text(header, header=True))
+    for text in parts:
+        fh.write(text)
     fh.flush()
 
 
@@ -154,6 +190,9 @@ _ARROW_KINDS = set("iufbOT")
 # A cell holding one of these would need quotes, which Arrow's writer puts around
 # every text cell or none: such chunks go through pandas, which quotes only them.
 _NEEDS_QUOTES = '[",\r\n]'
+_QUOTE_BYTES = tuple(c.encode() for c in '",\r\n')
+# Whole floats below this size are written by Arrow as plain digits (``38``).
+_PLAIN_WHOLE = 1e15
 
 
 def _csv_body(frame):
@@ -173,7 +212,7 @@ def _csv_body(frame):
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if pc.any(pc.match_substring_regex(column, _NEEDS_QUOTES)).as_py():
+            if _needs_quotes(column):
                 return frame_to_csv_text(frame, header=False)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
@@ -195,25 +234,46 @@ def _dtype_kind(series):
     return getattr(dtype, "kind", "?")
 
 
+def _needs_quotes(column):
+    """Whether a text cell of ``column`` (an Arrow string column) holds a character that
+    needs quotes: a scan of the bytes the cells are stored in, not a match per cell."""
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        # A slice's buffer may hold bytes beyond it: at worst a chunk is sent to pandas.
+        data = data.to_pybytes() if data is not None else b""
+        if any(c in data for c in _QUOTE_BYTES):
+            return True
+    return False
+
+
 def _float_text(column, pc):
     """Arrow writes the float 38.0 as ``38``, which would read back as an integer
     column; pandas writes ``38.0``. Whole numbers get their ``.0`` back."""
+    import numpy as np
+    import pyarrow as pa
+
     text = pc.cast(column, "string")
-    bare = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
-    return pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
+    values = column.to_numpy()
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.trunc(values) == values)
+        if not (np.abs(values[whole]) < _PLAIN_WHOLE).all():
+            # Huge whole numbers: Arrow may write them with an exponent; read its text.
+            whole = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
+    return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
-def _write_parquet(chunks, path):
+def _write_parquet(tables, path, header):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     writer = None
     try:
-        for chunk in chunks:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
+        for table in tables:
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table)
+        if writer is None and header is not None:
+            writer = pq.ParquetWriter(path, pa.Table.from_pandas(header, preserve_index=False).schema)
     finally:
         if writer is not None:
             writer.close()

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError
+from synthvae.personal_kinds import personal_kind
 
-KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier")
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier", "personal")
 
 # A numeric column with at most this many distinct values is modelled as categorical:
 # a softmax keeps exact relations (education <-> education-num) that a regression
@@ -76,6 +77,10 @@ class ColumnSpec:
         For categorical and boolean columns, optional: the values the column may take
         (never inferred; a schema file may list them, and data with another value is
         refused).
+    personal : str or None
+        For personal columns (mostly unique text: names, e-mail addresses, phone
+        numbers, free text, regenerated and never learned): which of
+        :data:`synthvae.personal_kinds.PERSONAL_KINDS` they hold.
     """
 
     name: str
@@ -88,6 +93,7 @@ class ColumnSpec:
     suffix: str = ""
     width: int = 0
     levels: list | None = None
+    personal: str | None = None
 
     def to_dict(self):
         out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
@@ -99,6 +105,8 @@ class ColumnSpec:
             out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
         if self.levels is not None:
             out["levels"] = [_json_scalar(v) for v in self.levels]
+        if self.kind == "personal":
+            out["personal"] = self.personal or "text"
         return out
 
 
@@ -243,7 +251,7 @@ def infer_column(series, name, gaps=False):
     """Infer the :class:`ColumnSpec` of one column.
 
     The order matters: booleans, then dates (text in a date format, or whole numbers
-    written ``yyyymmdd``), then numbers, then text. A column is nullable when a value is
+    written ``yyyymmdd``), then numbers, then text (personal text before identifiers). A column is nullable when a value is
     missing after parsing (an unparseable date is a gap), or when ``gaps`` says the
     whole table, of which ``series`` is a sample, has a gap in it.
     """
@@ -271,6 +279,9 @@ def infer_column(series, name, gaps=False):
     if fmt is not None:
         spec["nullable"] = nullable or bool(pd.to_datetime(text, format=fmt, errors="coerce").isna().any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
+    personal = personal_kind(text)
+    if personal is not None:
+        return ColumnSpec(kind="personal", personal=personal, **spec)
     if n_unique == len(series) and len(series) >= 10 and not _decimal_text(text):
         return _identifier(text, spec)
     return ColumnSpec(kind="categorical", **spec)

@@ -480,10 +480,8 @@ class ExclusionTransformer(CategoricalTransformer):
 
     @classmethod
     def from_state(cls, state):
-        self = cls(state["exclusions"], unseen_slot=bool(state.get("unseen_slot", False)))
-        self.levels_ = list(state["levels"])
-        self.pooled_ = list(state["pooled"])
-        self.pooled_weights_ = list(state["pooled_weights"])
+        self = super().from_state(state)
+        self.exclusions = [dict(e) for e in state["exclusions"]]
         self.values_, self.shares_ = list(state["values"]), list(state["shares"])
         self.conditional_ = state["conditional"]
         self._build_tables()

@@ -12,6 +12,7 @@ from synthvae.transformers.base import Span, plain
 from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
+from synthvae.transformers.personal import PersonalTransformer
 from synthvae.transformers.ruled import ExclusionTransformer, GapTransformer, exclusion_pairs, plan_construction
 
 # The transformer classes a model file may name, by the names it stores.
@@ -19,7 +20,7 @@ TYPES = {
     cls.__name__: cls
     for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
                 MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer,
-                GapTransformer, ExclusionTransformer)
+                PersonalTransformer, GapTransformer, ExclusionTransformer)
 }
 
 
@@ -38,6 +39,8 @@ def transformer_for(spec: ColumnSpec, encoding="quantile", random_state=0, sampl
         return ConstantTransformer(spec.value)
     elif spec.kind == "identifier":
         return IdentifierTransformer(spec.prefix, spec.suffix, spec.width)
+    elif spec.kind == "personal":
+        return PersonalTransformer(spec.personal or "text")
     else:
         raise DataError(f"column {spec.name!r} has unknown kind {spec.kind!r}")
     return MissingIndicator(inner) if spec.nullable else inner
