@@ -136,10 +136,12 @@ def main(debug):
 @click.option("--stream/--no-stream", default=None,
               help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
                    "200,000 rows and each epoch streams the table, so memory stays bounded.  "
-                   "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
+                   "[default: DATA is read whole when its first rows say that fits well in the memory "
+                   "available; else in chunks, and its float32 matrix is held in memory when that fits, "
+                   "else streamed]")
 @click.option("--no-value-protection", "unprotected", is_flag=True,
               help="Keep rare categories (seen in fewer than 5 rows), exact extremes and exact counts in the "
-                   "model. Off by default: such values can identify people.")
+                   "model, which protection withholds by default because such values can identify people.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
 def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected):
@@ -158,10 +160,11 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         from synthvae.errors import DataError
 
         raise DataError(f"cannot write {model_path}: it is a folder; give a file name")
+    hold = False  # --stream: read the table again each epoch
     if stream is None:
-        from synthvae.stream import STREAM_BYTES, total_bytes
+        from synthvae.stream import read_whole
 
-        stream = os.path.isdir(data) or total_bytes(data) > STREAM_BYTES
+        stream, hold = not read_whole(data), None
     frame = None if stream else read_table(data)
     schema = load_schema(schema_path) if schema_path else None
     params = {"random_state": seed, "verbose": not quiet}
@@ -182,7 +185,7 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         # Said once above, in the command's own words.
         warnings.filterwarnings("ignore", message="value protection is off")
         if stream:
-            model = SynthVAE(**params).fit_stream(data, schema=schema)
+            model = SynthVAE(**params).fit_stream(data, schema=schema, hold=hold)
         else:
             model = SynthVAE(**params).fit(frame, schema=schema)
         if interrupted():

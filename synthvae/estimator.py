@@ -195,7 +195,7 @@ class SynthVAE(BaseEstimator):
         return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
 
     @_keeping_global_generators
-    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
+    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None, hold=False):
         """Learn a table too large for memory, reading it in chunks.
 
         The schema, the column transformers, the held-out rows, the latent prior and
@@ -213,6 +213,11 @@ class SynthVAE(BaseEstimator):
             Inferred from the sample when None.
         sample_rows : int, default=200,000
         chunk_rows : int, default=100,000
+        hold : bool or None, default=False
+            True: transform the table once into a float32 matrix held in memory and
+            shuffle all of it each epoch, instead of reading the file again each epoch.
+            None: hold it when it fits well within the memory available now
+            (``synthvae fit`` without ``--stream`` does this).
 
         Returns
         -------
@@ -236,7 +241,9 @@ class SynthVAE(BaseEstimator):
         def streamed_rows(transformer, matrix, seed):
             from synthvae.training import VALIDATION_SHARE
 
-            return stream.StreamedRows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
+            held = hold if hold is not None else stream.fits_in_memory(n_rows, transformer.width_)
+            rows = stream.HeldRows if held else stream.StreamedRows
+            return rows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
 
         return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock))
 

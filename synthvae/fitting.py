@@ -55,7 +55,9 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     from synthvae.transformers import learned
 
     policy = learned.Policy(learned.PROTECTED if params.get("value_protection", True) else learned.EXACT)
-    with seeded(seed), native_logs_silenced(), learned.applied(policy):
+    # Silenced first: under JAX or PyTorch, seeding imports TensorFlow when it is
+    # installed (Keras seeds it for tf.data), and its start-up chatter would show.
+    with native_logs_silenced(), seeded(seed), learned.applied(policy):
         transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
         matrix = transformer.transform(sample)
         clock.lap("transformers")
