@@ -155,7 +155,9 @@ def evaluate(table, record, data):
     figures = evaluate(real=data[0], synth=synth, holdout=data[1], target=TABLES[table][2])
     record["evaluate_s"] = time.perf_counter() - clock
     record["metrics"] = {k: v for k, v in figures.items() if isinstance(v, (int, float, str)) or v is None}
-    saved.write_text(json.dumps({"code": code, "record": {k: record[k] for k in ("evaluate_s", "metrics")}}))
+    # Each rule of the real rows and the sample's rows that break it.
+    record["rules"] = [{k: r[k] for k in ("rule", "broken", "broken_share")} for r in figures.get("rules", [])]
+    saved.write_text(json.dumps({"code": code, "record": {k: record[k] for k in ("evaluate_s", "metrics", "rules")}}))
 
 
 def machine():

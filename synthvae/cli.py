@@ -371,17 +371,20 @@ def inspect(model_path, as_json):
 @click.argument("data", type=click.Path(dir_okay=True, path_type=str))
 @_friendly
 def schema(data):
-    """Print the schema inferred for DATA as JSON.
+    """Print the schema inferred for DATA as JSON, with the rules its rows obey.
 
-    Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
-    It validates against schemas/table.schema.json. Columns of kind "personal" (names,
-    e-mail addresses, phone numbers, free text) are regenerated as new values, never
-    learned; stderr names them.
+    Edit it (a column's kind, say; delete, edit or add a rule) and pass it to
+    'synthvae fit --schema FILE'. It validates against schemas/table.schema.json.
+    Columns of kind "personal" (names, e-mail addresses, phone numbers, free text)
+    are regenerated as new values, never learned; stderr names them.
     """
     from synthvae.io import read_table
+    from synthvae.rules import discover
     from synthvae.schema import infer_schema
 
-    inferred = infer_schema(read_table(data))
+    frame = read_table(data)
+    inferred = infer_schema(frame)
+    inferred.rules = discover(frame, inferred)
     click.echo(inferred.to_json())
     personal = [f"{c.name} ({c.personal})" for c in inferred.columns if c.kind == "personal"]
     if personal:

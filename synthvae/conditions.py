@@ -15,6 +15,7 @@ Parsing lives in :mod:`synthvae.condition_parsing` and drawing in
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -24,6 +25,8 @@ from synthvae import datetimes
 from synthvae.condition_parsing import OPERATORS, normalize, parse_where
 from synthvae.conditional_draw import ConditionalSampler
 from synthvae.errors import DataError
+from synthvae.rules import Combinations, Depends, Order
+from synthvae.rules.values import MISSING, category_value
 from synthvae.transformers import MISSING_KEY, level_key, parse_bool
 
 __all__ = [
@@ -39,6 +42,8 @@ _RANGE_OPERATORS = (">=", "<=", ">", "<", "==")
 # Known values named in an error message, at most.
 _SHOW_LEVELS = 20
 _GRID_POINTS = 20_001
+# Conditions allowing more value combinations than this are not checked against the rules.
+_MAX_COMBINATIONS = 100_000
 
 
 @dataclasses.dataclass
@@ -128,11 +133,44 @@ def compile_conditions(items, schema, transformer, calibration):
             _check_constant(name, t, conds)
         else:
             raise DataError(f"cannot condition on {name!r}: {t.condition_refusal}")
+    text = " and ".join(f"{n} {op} {v!r}" for n, op, v in items)
+    _check_rules(allowed, ranges, getattr(transformer, "rules_", ()), text)
     levels = _level_rules(allowed, transformer, pooled)
     for rule in ranges:
         _locate(rule, transformer, transformer.column_transformer(rule.column), calibration)
-    text = " and ".join(f"{n} {op} {v!r}" for n, op, v in items)
     return Conditions(levels, ranges, allowed, pooled, text)
+
+
+def _check_rules(allowed, ranges, rules, text):
+    """Raise DataError, naming the rule, when the rules every generated row obeys
+    leave no row that meets the conditions."""
+    limits = {r.column: r for r in ranges}
+    for rule in rules:
+        if isinstance(rule, Combinations) and rule.excluded and all(c in allowed for c in rule.columns):
+            sets = [allowed[c] for c in rule.columns]
+            if math.prod(len(s) for s in sets) > _MAX_COMBINATIONS:
+                continue
+            excluded = {tuple(_rule_key(v) for v in combo) for combo in rule.excluded}
+            impossible = all(combo in excluded for combo in itertools.product(*sets))
+        elif isinstance(rule, Depends) and rule.mapping is not None and rule.on in allowed and rule.column in allowed:
+            impossible = not any(_rule_key(a) in allowed[rule.on] and _rule_key(b) in allowed[rule.column]
+                                 for a, b in rule.mapping)
+        elif isinstance(rule, Order):
+            impossible = False
+            for low, high in zip(rule.columns, rule.columns[1:]):
+                if low in limits and high in limits:
+                    a, b = limits[low], limits[high]
+                    impossible |= a.lo > b.hi or (a.lo == b.hi and (rule.strict or a.lo_strict or b.hi_strict))
+        else:
+            continue
+        if impossible:
+            raise DataError(f"no row can satisfy {text}: every generated row obeys the rule {rule.describe()!r}")
+
+
+def _rule_key(value):
+    """A rule's value as the level key conditions compare (missing: MISSING_KEY)."""
+    value = category_value(value)
+    return MISSING_KEY if value is MISSING else level_key(value)
 
 
 def _resolve_column(name, schema):

@@ -209,6 +209,7 @@ class SynthVAE(BaseEstimator):
         schema = _schema_for(data, schema)
         schema.check_frame(data)
         data = data[schema.names]
+        _check_rules(data, schema)
         clock.lap("schema")
         return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
 
@@ -255,6 +256,7 @@ class SynthVAE(BaseEstimator):
         schema = _schema_for(sample, schema)
         schema.check_frame(sample)
         sample = sample[schema.names]
+        _check_rules(sample, schema)
         clock.lap("schema")
 
         def streamed_rows(transformer, matrix, seed):
@@ -450,6 +452,14 @@ def _check_private(estimator, schema):
 def _check_enough_rows(n_rows):
     if n_rows < MIN_ROWS:
         raise DataError(f"too few rows to learn from: {n_rows}; synthvae needs at least {MIN_ROWS}")
+
+
+def _check_rules(data, schema):
+    """Fail before any training when the data breaks a rule the schema declares."""
+    if schema.rules:
+        from synthvae.rules import check_declared
+
+        check_declared(data, schema.rules, schema)
 
 
 def _schema_for(data, schema):

@@ -31,6 +31,11 @@ def describe_model(path):
             rules.append({"column": spec["name"], "looked_up_from": entry["state"]["source"],
                           "pairs": len(entry["state"]["mapping"])})
         columns.append(column)
+    for rule in state.get("rules", []):
+        if rule["rule"] != "depends":  # listed above, by the column looked up
+            from synthvae.rules import rule_from_dict
+
+            rules.append({"rule": rule_from_dict(rule).describe(), "definition": rule})
     history = meta["history"]
     sizes = {name: list(array.shape) for name, array in weights.items()}
     return {
@@ -97,6 +102,17 @@ def _stored(kind, state, n_rows):
     if kind == "DerivedTransformer":
         return {"looked_up_from": state["source"], "pairs": len(state["mapping"]),
                 "levels": list(dict.fromkeys(b for _, b in state["mapping"]))}
+    if kind == "GapTransformer":
+        low, high = state["min"], state["max"]
+        out = {"range": [_iso(low), _iso(high)] if state["datetime"] else [low, high], "decimals": state["decimals"],
+               "built_above": [" + ".join(b["parts"]) for b in state["bounds"]]}
+        if state["inner"] is not None:
+            gap = _stored(state["inner"]["type"], state["inner"]["state"], n_rows)
+            out.update({k: gap[k] for k in ("quantile_table", "mixture_modes") if k in gap})
+        return out
+    if kind == "ExclusionTransformer":
+        return {"levels": state["levels"], "pooled_levels": state["pooled"],
+                "excluded_pairs": sum(len(e["pairs"]) for e in state["exclusions"])}
     return {}
 
 
@@ -166,7 +182,10 @@ def format_description(info):
     lines.append("")
     lines.append("rules:" if info["rules"] else "rules: none")
     for r in info["rules"]:
-        lines.append(f"  {r['column']} is looked up from {r['looked_up_from']} ({r['pairs']} pairs)")
+        if "rule" in r:
+            lines.append(f"  {r['rule']}")
+        else:
+            lines.append(f"  {r['column']} is looked up from {r['looked_up_from']} ({r['pairs']} pairs)")
     n = info["network"]
     lines += [
         "",
@@ -207,6 +226,10 @@ def _column_text(c):
         parts.append(f"quantile table of {c['quantile_table']} values")
     if "mixture_modes" in c:
         parts.append(f"{c['mixture_modes']} mixture modes")
+    if "built_above" in c:
+        parts.append("built above " + " and ".join(c["built_above"]))
+    if c.get("excluded_pairs"):
+        parts.append(f"{c['excluded_pairs']} excluded pairs")
     if "looked_up_from" in c:
         parts.append(f"looked up from {c['looked_up_from']} ({c['pairs']} pairs)")
     elif "levels" in c:

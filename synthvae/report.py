@@ -189,6 +189,8 @@ def render_report(result, details, title=None):
         f'<p class="intro">{_e(intro)}.</p>',
         '<h2 id="figures">Figures</h2>',
         _figures_table(result),
+        '<h2 id="rules">Rules</h2>',
+        _rules_table(details.get("rules") or []),
         '<h2 id="columns">Columns: real against synthetic</h2>',
         '<p class="note">Share of rows per value range (numbers, dates) or per level '
         f"(categories; the {MAX_LEVELS} most frequent real levels, the rest pooled). "
@@ -242,6 +244,24 @@ def _figures_table(result):
         )
     return ('<table class="figures"><thead><tr><th>Figure</th><th>Value</th><th>What it measures</th>'
             "<th>Good when</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _rules_table(rules):
+    """The rules of the real rows and the synthetic rows that break each."""
+    if not rules:
+        return '<p class="note">The real rows obey no rule that chance would not explain.</p>'
+    rows = "".join(
+        f'<tr data-rule="{_e(r["rule"])}"><td>{_e(r["rule"])}</td>'
+        f'<td class="value" data-broken="{r["broken"]}">{r["broken"]:,}</td>'
+        f'<td class="value">{r["broken_share"]:.2f}</td><td class="value">{r["real_broken"]:,}</td></tr>'
+        for r in rules
+    )
+    return ('<p class="note">Rules every real row obeys (orders, sums, dependencies, value combinations '
+            "the real rows leave out; none that chance would explain), and how many synthetic rows break "
+            "each. A few real rows may break an excluded combination: the exceptions of a near-rule, "
+            "held by fewer than 5 rows.</p>"
+            '<table class="figures rules"><thead><tr><th>Rule</th><th>Synthetic rows breaking it</th>'
+            "<th>Share, %</th><th>Real rows breaking it</th></tr></thead><tbody>" + rows + "</tbody></table>")
 
 
 def _copy_ceiling(result):

@@ -122,9 +122,16 @@ class ColumnSpec:
 
 @dataclasses.dataclass
 class Schema:
-    """The ordered columns of a table."""
+    """The ordered columns of a table, and the rules its rows obey.
+
+    ``rules``: rules declared in the schema file (see :mod:`synthvae.rules`), which the
+    data must obey and every generated row will; ``None`` when the file declares
+    none, and the rules are then found in the training rows. An empty list declares
+    that there are none.
+    """
 
     columns: list[ColumnSpec]
+    rules: list | None = None
 
     @property
     def names(self):
@@ -137,7 +144,12 @@ class Schema:
         raise KeyError(name)
 
     def to_dict(self):
-        return {"version": 1, "columns": [c.to_dict() for c in self.columns]}
+        out = {"version": 1, "columns": [c.to_dict() for c in self.columns]}
+        if self.rules is not None:
+            from synthvae.rules import rules_to_dicts
+
+            out["rules"] = rules_to_dicts(self.rules)
+        return out
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -146,7 +158,17 @@ class Schema:
     def from_dict(cls, obj):
         """Build a schema from its JSON form, validating it first."""
         validate_schema_dict(obj)
-        return cls([ColumnSpec(**c) for c in obj["columns"]])
+        rules = None
+        if "rules" in obj:
+            from synthvae.rules import rules_from_dicts
+
+            rules = rules_from_dicts(obj["rules"])
+            names = {c["name"] for c in obj["columns"]}
+            for rule in rules:
+                unknown = [n for n in rule.columns if n not in names]
+                if unknown:
+                    raise DataError(f"schema file: the rule {rule.describe()!r} names {unknown[0]!r}, which is not a column")
+        return cls([ColumnSpec(**c) for c in obj["columns"]], rules)
 
     def check_data(self, frame):
         """Raise DataError, naming the column and the first row that does not fit, unless

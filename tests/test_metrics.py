@@ -307,7 +307,7 @@ def test_result_is_json_and_report_is_aligned():
     res = evaluate(real, shuffle_columns(real, 1), holdout=holdout, target="label")
     json.dumps(res, allow_nan=False)
     text = format_report(res)
-    lines = text.splitlines()
+    lines = text.split("\n\n")[0].splitlines()  # the figures; the rules follow
     assert lines[0].startswith("metric")
     keys = ["column_shape_error", "pair_trend_error", "pair_trend_error_strong", "ml_efficacy_real",
             "ml_efficacy_synth", "detection_auc", "dcr_share", "membership_auc", "singling_out_share",
@@ -366,6 +366,10 @@ def test_rules_of_the_real_rows_broken_by_synthetic_rows():
     assert res["rules_broken"] == pytest.approx(35.0)  # rows 0-249 and 900-999
     json.dumps(res, allow_nan=False)
     assert "rules_broken" in format_report(res) and "(3 rules)" in format_report(res)
+    section = format_report(res).split("\n\n")[1].splitlines()
+    assert section[0].split() == ["rule", "broken", "share", "%"] and len(section) == 4
+    assert {line.rsplit(None, 2)[0].strip(): int(line.split()[-2]) for line in section[1:]} == {
+        r["rule"]: r["broken"] for r in res["rules"]}
 
 
 def test_no_rule_in_the_real_rows():

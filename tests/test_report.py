@@ -301,3 +301,20 @@ def test_screenshot_shows_the_plots(written, tmp_path):
     assert non_white > 0.10 and non_white > empty[0] + 0.05, (shown, empty)
     assert colours > 200 and colours > 3 * empty[1], (shown, empty)
     assert orange > 500 and empty[2] == 0, (shown, empty)  # the synthetic lines and bars are drawn
+
+
+def test_rules_section_counts_the_broken_rows(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1500
+    start = rng.normal(100, 20, n).round(1)
+    real = pd.DataFrame({"start": start, "end": start + rng.exponential(5, n).round(1)})
+    synth = real.sample(frac=1, random_state=1).reset_index(drop=True)
+    synth.loc[:149, "end"] = synth.loc[:149, "start"] - 1  # 150 rows end before they start
+    path = tmp_path / "rules.html"
+    result = synthvae.write_report(real, synth, path)
+    page = path.read_text(encoding="utf-8")
+    assert '<h2 id="rules">Rules</h2>' in page
+    row = re.search(r'<tr data-rule="start &lt;= end">(.*?)</tr>', page) or re.search(
+        r'<tr data-rule="start &lt; end">(.*?)</tr>', page)
+    assert row and re.search(r'data-broken="150">150<', row.group(1))
+    assert [r["broken"] for r in result["rules"]] == [150]

@@ -124,8 +124,11 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
             :func:`synthvae.rules.discover` finds on the real rows (orders such as
             pickup <= dropoff, sums such as total >= fare + tip + tolls,
             dependencies such as zone -> borough, combinations the real rows
-            exclude); ``None`` when the real rows obey no rule. Each rule and its
-            count are in :func:`evaluate_with_details`' details.
+            exclude); ``None`` when the real rows obey no rule.
+        ``rules``
+            Each rule of the real rows: ``rule`` (one line), ``definition`` (its
+            JSON form), ``broken`` and ``broken_share`` (synthetic rows that break
+            it, a count and a %), ``real_broken`` (real rows that break it).
         ``n_rows_real``, ``n_rows_synth``, ``n_rows_holdout``, ``skipped_columns``
             What was compared.
         ``columns``
@@ -253,6 +256,7 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
     result["singling_out_share"] = singling_out_share(encoded, columns)
     result["rules_broken"], rules = rule_violations(real, synth, kinds)
     result["n_rules"] = len(rules)
+    result["rules"] = rules
 
     dcr = None
     if holdout is not None:
@@ -314,7 +318,21 @@ def format_report(result):
     value_width = max([len("value")] + [len(r[1]) for r in rows])
     lines = [f"{'metric':<{name_width}}  {'value':>{value_width}}  meaning"]
     lines += [f"{k:<{name_width}}  {v:>{value_width}}  {m}" for k, v, m in rows]
+    if result.get("rules"):
+        lines += ["", *format_rules(result["rules"])]
     return "\n".join(lines)
+
+
+def format_rules(rules):
+    """The rules of the real rows with the synthetic rows that break each, as aligned
+    text lines (a header, then one line per rule)."""
+    width = max(len("rule"), *(len(r["rule"]) for r in rules))
+    width = min(width, 70)
+    lines = [f"{'rule':<{width}}  {'broken':>8}  {'share %':>8}"]
+    for r in rules:
+        text = r["rule"] if len(r["rule"]) <= width else r["rule"][: width - 3] + "..."
+        lines.append(f"{text:<{width}}  {r['broken']:>8}  {r['broken_share']:>8.2f}")
+    return lines
 
 
 def _format_value(value):

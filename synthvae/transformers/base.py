@@ -66,7 +66,7 @@ class ColumnTransformer:
         Whether what it writes depends on the rows' positions in the whole sample,
         given as ``row_offset`` (regenerated running numbers do).
     fit(series, *inputs) -> self
-    transform(series) -> float32 array, its block
+    transform(series, *inputs) -> float32 array, its block
     inverse_transform(block, rng=None, row_offset=0, decoded=None) -> Series
         Where a value must be drawn (a pooled rare level) it is drawn with ``rng``.
     get_state() -> dict; from_state(state) -> transformer
@@ -103,7 +103,7 @@ class ColumnTransformer:
     def fit(self, series, *inputs):
         raise NotImplementedError
 
-    def transform(self, series):
+    def transform(self, series, *inputs):
         raise NotImplementedError
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
@@ -123,7 +123,7 @@ class EmptyBlock:
 
     spans = ()
 
-    def transform(self, series):
+    def transform(self, series, *inputs):
         return np.zeros((len(series), 0), dtype=np.float32)
 
 

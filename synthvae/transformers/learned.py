@@ -282,3 +282,36 @@ def text_shapes(series, max_values=200):
     for name, values in (("patterns", patterns), ("words", words), ("domains", domains)):
         shapes[name], shapes[name[:-1] + "_weights"] = shares(values, max_values)
     return shapes
+
+
+def level_shares(series):
+    """Each value of ``series`` (missing is one value, None) with its share of the
+    rows, most frequent first: what a value redrawn under a rule is drawn from."""
+    series = series.astype(object).where(series.notna(), np.nan)
+    value_counts = series.value_counts(dropna=False, sort=True)
+    # Under protection, only values that enough rows share, from counts as kept.
+    value_counts = value_counts[(value_counts.to_numpy() >= active().min_rows) | value_counts.index.isna()]
+    kept = counts(value_counts.to_numpy())
+    return [plain(v) for v in value_counts.index], (kept / kept.sum()).tolist()
+
+
+def middle(values):
+    """The median of the numbers ``values`` (NaN ignored; 0 when there are none)."""
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else 0.0
+
+
+def conditional_shares(target, source, source_values, target_values):
+    """For each of ``source_values``, the shares of ``target_values`` among the rows
+    where ``source`` holds it (missing: None; a row of zeros where no row does): how
+    a value redrawn under a rule is drawn, given the value beside it."""
+    def keys(series):
+        series = pd.Series(series, dtype=object).reset_index(drop=True)
+        return series.where(series.notna(), None)
+
+    crossed = pd.crosstab(keys(source).fillna(MISSING_KEY), keys(target).fillna(MISSING_KEY))
+    rows = [MISSING_KEY if v is None else v for v in source_values]
+    columns = [MISSING_KEY if v is None else v for v in target_values]
+    table = counts(crossed.reindex(index=rows, columns=columns, fill_value=0).to_numpy(dtype=np.float64))
+    totals = table.sum(axis=1, keepdims=True)
+    return np.divide(table, totals, out=np.zeros_like(table), where=totals > 0).tolist()

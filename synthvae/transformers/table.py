@@ -6,19 +6,21 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError
+from synthvae.rules import rules_from_dicts, rules_to_dicts
 from synthvae.schema import ColumnSpec, Schema
 from synthvae.transformers.base import Span, plain
 from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
 from synthvae.transformers.personal import PersonalTransformer
+from synthvae.transformers.ruled import ExclusionTransformer, GapTransformer, exclusion_pairs, plan_construction
 
 # The transformer classes a model file may name, by the names it stores.
 TYPES = {
     cls.__name__: cls
     for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
                 MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer,
-                PersonalTransformer)
+                PersonalTransformer, GapTransformer, ExclusionTransformer)
 }
 
 
@@ -60,6 +62,10 @@ class TableTransformer:
 
     Attributes
     ----------
+    rules_ : list
+        The rules every generated row obeys, kept by construction: the schema's
+        declared rules, or those found in the training rows
+        (:func:`synthvae.rules.discover`). See :mod:`synthvae.transformers.ruled`.
     transformers_ : list
         One fitted transformer per schema column.
     spans_ : list of Span
@@ -83,12 +89,25 @@ class TableTransformer:
         """
         self.schema.check_data(frame)
         sampled = frame.attrs.get("table_rows", len(frame)) > len(frame)
-        derived = find_derived_columns(frame, self.schema) if self.derive else {}
+        plan = self._plan(frame)
+        derived = {**plan.found_depends, **plan.depends}
         self.transformers_ = []
         for spec in self.schema.columns:
             series = _prepared(frame[spec.name], spec)
             if spec.name in derived:
                 transformer = DerivedTransformer(derived[spec.name])
+            elif spec.name in plan.bounds:
+                transformer = GapTransformer(
+                    plan.bounds[spec.name], datetime=spec.kind == "datetime", format=spec.format,
+                    input_formats={n: self.schema[n].format for b in plan.bounds[spec.name] for n in b["parts"]
+                                   if self.schema[n].kind == "datetime"},
+                    integer=spec.kind == "integer", nullable=spec.nullable, encoding=self.encoding,
+                    random_state=self.random_state)
+            elif spec.name in plan.exclusions:
+                exclusions = [{"on": on, "pairs": exclusion_pairs(rule, on, target, frame, spec.name)}
+                              for on, rule, target in plan.exclusions[spec.name]]
+                transformer = ExclusionTransformer(exclusions, unseen_slot=sampled,
+                                                   missing_level=sampled and spec.nullable)
             else:
                 transformer = transformer_for(spec, self.encoding, self.random_state, sampled)
                 if spec.kind in ("continuous", "integer", "datetime") and not transformer.present(series).any():
@@ -96,8 +115,24 @@ class TableTransformer:
             transformer.columns = (spec.name,)
             inputs = [_prepared(frame[name], self.schema[name]) for name in transformer.inputs]
             self.transformers_.append(transformer.fit(series, *inputs))
+        self.rules_ = plan.built
         self._build_layout()
         return self
+
+    def _plan(self, frame):
+        """How each column is built so that the rules hold: the declared rules, or
+        those found in ``frame``. A declared rule that cannot be built is an error."""
+        from synthvae.rules import construction_order, discover
+
+        declared = self.schema.rules is not None
+        rules = self.schema.rules if declared else discover(frame, self.schema)
+        found = find_derived_columns(frame, self.schema) if self.derive else {}
+        plan = plan_construction(rules, self.schema, found)
+        if declared and plan.unbuilt:
+            rule, reason = plan.unbuilt[0]
+            raise DataError(f"the rule {rule.describe()!r} cannot be kept in generated rows: {reason}")
+        construction_order(plan.built, self.schema.names)
+        return plan
 
     def _build_layout(self):
         spans, self._blocks, start = [], [], 0
@@ -134,8 +169,9 @@ class TableTransformer:
 
     def transform(self, frame):
         self.schema.check_frame(frame)
+        specs = {spec.name: spec for spec in self.schema.columns}
         blocks = [
-            t.transform(_prepared(frame[spec.name], spec))
+            t.transform(_prepared(frame[spec.name], spec), *(_prepared(frame[n], specs[n]) for n in t.inputs))
             for spec, t in zip(self.schema.columns, self.transformers_)
         ]
         return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
@@ -180,6 +216,7 @@ class TableTransformer:
             "encoding": self.encoding,
             "derive": self.derive,
             "transformers": [{"type": type(t).__name__, "state": t.get_state()} for t in self.transformers_],
+            "rules": rules_to_dicts(self.rules_),
         }
 
     @classmethod
@@ -194,6 +231,7 @@ class TableTransformer:
             transformer = TYPES[entry["type"]].from_state(entry["state"])
             transformer.columns = (spec.name,)
             self.transformers_.append(transformer)
+        self.rules_ = rules_from_dicts(state.get("rules", []))
         self._build_layout()
         return self
 

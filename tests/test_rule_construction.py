@@ -1,0 +1,186 @@
+"""Rules in generated rows: declared in the schema file or found in the training rows,
+they hold in every generated row, by construction (also under conditions, shards and
+the copy guard); data that breaks a declared rule, and conditions that the rules make
+impossible, are refused in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import SynthVAE
+from synthvae.errors import DataError
+from synthvae.io import read_table
+from synthvae.rules import Depends, Order, Range, Sum, discover, rules_to_dicts
+from synthvae.sampling import Sampler
+from synthvae.schema import Schema, infer_schema
+from synthvae.transformers import TableTransformer
+from synthvae.transformers.ruled import GapTransformer
+
+from conftest import EXAMPLE, TINY, sample_table
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+TAXIS_RULES = [
+    Order(("pickup", "dropoff")),
+    Sum("fare", ("tip", "tolls"), "nonnegative"),
+    Sum("total", ("fare", "tip", "tolls"), "nonnegative"),
+    Depends("pickup_borough", "pickup_zone"),
+    Range("distance", min=0),
+]
+
+
+def synthvae(*args):
+    return subprocess.run([sys.executable, "-m", "synthvae", *map(str, args)], capture_output=True, text=True, env=ENV)
+
+
+def broken(rules, rows, schema):
+    """Rows breaking each rule, by its description (only the ones that some row breaks)."""
+    counts = {rule.describe(): int(rule.violations(rows, schema).sum()) for rule in rules}
+    return {rule: count for rule, count in counts.items() if count}
+
+
+@pytest.fixture(scope="module")
+def taxis():
+    return read_table(sample_table("taxis"))
+
+
+@pytest.fixture(scope="module")
+def taxis_model(taxis, tmp_path_factory):
+    """A tiny model of taxis with declared rules, and its model file."""
+    schema = infer_schema(taxis)
+    schema.rules = list(TAXIS_RULES)
+    model = SynthVAE(random_state=0, **TINY).fit(taxis, schema=schema)
+    path = tmp_path_factory.mktemp("taxis") / "taxis.synthvae"
+    model.save(path)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def adult_model():
+    real = read_table(EXAMPLE)
+    return real, SynthVAE(random_state=0, **TINY).fit(real)
+
+
+# ---------------------------------------------------------------- the schema file
+
+
+def test_schema_lists_found_rules_that_fit_takes_back(taxis, tmp_path):
+    result = synthvae("schema", sample_table("taxis"))
+    assert result.returncode == 0, result.stderr
+    obj = json.loads(result.stdout)
+    assert {"rule": "order", "columns": ["pickup", "dropoff"]} in obj["rules"]
+    assert {"rule": "sum", "total": "total", "parts": ["fare", "tip", "tolls"], "remainder": "nonnegative"} in obj["rules"]
+    schema = Schema.from_dict(obj)
+    assert rules_to_dicts(schema.rules) == obj["rules"]
+    assert Schema.from_dict(schema.to_dict()).rules == schema.rules
+
+
+def test_data_breaking_a_declared_rule_is_one_line(taxis, tmp_path):
+    schema = infer_schema(taxis)
+    schema.rules = list(TAXIS_RULES)
+    (tmp_path / "schema.json").write_text(schema.to_json())
+    bad = taxis.copy()
+    bad.loc[41, "dropoff"] = "2019-03-01 00:00:00"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    result = synthvae("fit", tmp_path / "bad.csv", "-o", tmp_path / "m.synthvae", "--schema", tmp_path / "schema.json")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: the data breaks the rule 'pickup <= dropoff' in row 42: ")
+    assert "dropoff='2019-03-01 00:00:00'" in result.stderr
+    assert not (tmp_path / "m.synthvae").exists()
+
+
+def test_schema_file_rule_naming_an_unknown_column_is_refused(taxis):
+    obj = infer_schema(taxis).to_dict()
+    obj["rules"] = [{"rule": "order", "columns": ["pickup", "arrival"]}]
+    with pytest.raises(DataError, match="names 'arrival', which is not a column"):
+        Schema.from_dict(obj)
+
+
+def test_declared_rule_that_cannot_be_built_is_refused(taxis):
+    schema = infer_schema(taxis)
+    schema.rules = [Order(("fare", "color"))]
+    with pytest.raises(DataError, match="cannot be kept in generated rows"):
+        TableTransformer(schema).fit(taxis.assign(color=1e6))
+
+
+# ---------------------------------------------------------------- construction
+
+
+def test_gap_rebuilds_above_every_bound():
+    rng = np.random.default_rng(0)
+    n = 2000
+    start = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"))
+    end = start + pd.to_timedelta(rng.integers(1, 30, n), unit="D")
+    a, b = rng.integers(0, 500, n) / 100, rng.integers(0, 500, n) / 100
+    total = pd.Series(a + b).round(2)
+    a = pd.Series(a)
+    a[rng.random(n) < 0.1] = np.nan  # no bound where a part is missing
+    text = {"start": start.dt.strftime("%Y-%m-%d"), "end": end.dt.strftime("%Y-%m-%d")}
+    dates = GapTransformer([{"parts": ["start"], "strict": True, "exact": False}], datetime=True,
+                           format="%Y-%m-%d", input_formats={"start": "%Y-%m-%d"}).fit(text["end"], text["start"])
+    sums = GapTransformer([{"parts": ["a", "b"], "strict": False, "exact": True}]).fit(total, a, pd.Series(b))
+    assert dates.spans == (("continuous", 1),) and sums.spans  # the rows without a bound are learned
+    # Any decoder output, however wrong, is rebuilt into a row that keeps the rule.
+    noise = rng.normal(0, 3, (n, 1)).astype(np.float32)
+    late = dates.inverse_transform(noise, decoded=text)
+    assert (pd.to_datetime(late) > pd.to_datetime(text["start"])).all()
+    assert late.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    summed = sums.inverse_transform(rng.normal(0, 3, (n, 1)).astype(np.float32), decoded={"a": a, "b": b})
+    both = a.notna()
+    assert np.allclose(summed[both], (a + b)[both]) and summed[~both].notna().all()
+    assert np.allclose(summed, summed.round(2))
+
+
+def test_declared_rules_hold_in_generated_rows(taxis_model):
+    model, _ = taxis_model
+    assert model.transformer_.rules_ == TAXIS_RULES
+    rows = model.sample(5000, random_state=3)
+    assert broken(TAXIS_RULES, rows, model.schema_) == {}
+    assert rows["dropoff"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").all()
+    assert (rows["dropoff"] > rows["pickup"]).mean() > 0.9  # trips take time
+
+
+def test_rules_hold_after_loading_under_conditions_shards_and_copy_guard(taxis_model, taxis):
+    model, path = taxis_model
+    sampler = Sampler.load(path)
+    assert sampler.transformer.rules_ == TAXIS_RULES
+    assert sampler.sample(3000, random_state=4).equals(model.sample(3000, random_state=4))
+    for where in (["dropoff <= 2019-03-10"], ["pickup_borough == Queens"], ["fare <= 8", "tip >= 2"]):
+        rows = sampler.sample(500, random_state=5, where=where)
+        assert len(rows) == 500 and broken(TAXIS_RULES, rows, model.schema_) == {}
+    early = sampler.sample(500, random_state=5, where=["dropoff <= 2019-03-10"])
+    assert (pd.to_datetime(early["dropoff"]) <= pd.Timestamp("2019-03-10")).all()
+    tipped = sampler.sample(500, random_state=5, where=["fare <= 8", "tip >= 2"])
+    assert (tipped["fare"] <= 8).all() and (tipped["tip"] >= 2).all()
+    whole = sampler.sample(4000, random_state=6)
+    shards = pd.concat([sampler.sample(4000, random_state=6, shard=(i, 3)) for i in (1, 2, 3)], ignore_index=True)
+    assert shards.equals(whole) and broken(TAXIS_RULES, shards, model.schema_) == {}
+    guarded = sampler.sample(2000, random_state=7, reject_copies=taxis)
+    assert broken(TAXIS_RULES, guarded, model.schema_) == {}
+
+
+def test_conditions_the_rules_forbid_are_refused(taxis_model, adult_model):
+    model, _ = taxis_model
+    with pytest.raises(DataError, match="obeys the rule 'pickup <= dropoff'"):
+        model.sample(10, where=["pickup >= 2019-03-20", "dropoff < 2019-03-10"])
+    with pytest.raises(DataError, match="'pickup_zone' and 'pickup_borough' contradict each other"):
+        model.sample(10, where=["pickup_zone == Astoria", "pickup_borough == Manhattan"])
+    _, adult = adult_model
+    with pytest.raises(DataError, match="obeys the rule .relationship x sex: never"):
+        adult.sample(10, where=["relationship=Husband", "sex=Female"])
+
+
+def test_found_rules_hold_in_generated_rows(adult_model):
+    real, model = adult_model
+    rules = discover(real, model.schema_)
+    kinds = {type(r).__name__ for r in rules}
+    assert {"Depends", "Combinations"} <= kinds and model.transformer_.rules_ == rules
+    rows = model.sample(5000, random_state=8)
+    assert broken(rules, rows, model.schema_) == {}
+    wives = model.sample(500, random_state=8, where=["sex=Female"])
+    assert (wives["relationship"] != " Husband").all() and broken(rules, wives, model.schema_) == {}
