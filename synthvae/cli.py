@@ -276,7 +276,7 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
                                where=list(where), reject_copies=guard)
     write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
-                 integer_columns=_integer_columns(model))
+                 integer_columns=_integer_columns(model), schema=model.schema)
     if guard is not None:
         click.echo(guard.message(), err=True)
 

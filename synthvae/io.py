@@ -10,14 +10,17 @@ never leaves a half-written file and never destroys the previous one.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from synthvae.errors import DataError, UsageError
+from synthvae.formats import CsvDialect, TextFormatter, arrow_table
 from synthvae.reader import NA_TOKENS, check_finite, open_table  # noqa: F401  (NA_TOKENS: part of this module's API)
 
 
@@ -93,16 +96,20 @@ def write_error(path, exc):
     return DataError(f"cannot write {path}: {cause}; nothing was written there")
 
 
-def frame_to_csv_text(frame, header):
-    """Render ``frame`` as CSV text (``\\n`` line ends, empty cells for missing values)."""
-    return frame.to_csv(index=False, header=header, lineterminator="\n", na_rep="")
+def frame_to_csv_text(frame, header, dialect=None):
+    """Render ``frame`` as CSV text (by default ``\\n`` line ends, empty cells for missing
+    values; else as ``dialect``, a :class:`synthvae.formats.CsvDialect`, lays it out)."""
+    dialect = dialect or CsvDialect()
+    quoting = csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL
+    return frame.to_csv(index=False, header=header, lineterminator=dialect.line_ending, na_rep="",
+                        sep=dialect.delimiter, quoting=quoting)
 
 
 def integer_columns_for_output(frame, integer_columns):
     """Give whole-number float columns a nullable integer dtype so CSV shows ``3``, not ``3.0``."""
     out = frame
     for name in integer_columns:
-        if out[name].dtype.kind == "f":
+        if name in out.columns and out[name].dtype.kind == "f":
             if out is frame:
                 out = frame.copy()
             out[name] = out[name].astype("Int64")
@@ -116,22 +123,30 @@ def output_format(path):
     return "csv"
 
 
-def write_chunks(chunks, out, fmt, integer_columns=()):
+def write_chunks(chunks, out, fmt, integer_columns=(), schema=None):
     """Write an iterable of DataFrames to ``out`` (a text stream, or a path written atomically).
 
     ``integer_columns`` are written as whole numbers even where gaps made them floats.
+    ``schema`` (a :class:`synthvae.schema.Schema`), when given, says how the table is
+    written: CSV cells in each column's written format and the file's layout
+    (delimiter, quoting, line ends; its encoding too when ``out`` is a path), Parquet
+    columns in their Arrow types.
     """
+    formats = _Formats(schema)
     chunks = (integer_columns_for_output(chunk, integer_columns) for chunk in chunks)
+    if fmt == "csv":
+        chunks = (formats.text(chunk) for chunk in chunks)
     if isinstance(out, (str, Path)):
         with atomic_path(out) as tmp:
             if fmt == "parquet":
-                _write_parquet(chunks, tmp)
+                _write_parquet(chunks, tmp, formats.arrow)
             else:
-                with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    _write_csv(chunks, fh)
+                encoding = formats.dialect.encoding
+                with open(tmp, "w", encoding=encoding, errors="replace", newline="") as fh:
+                    _write_csv(chunks, fh, formats.dialect)
     else:
         try:
-            _write_csv(chunks, out)
+            _write_csv(chunks, out, formats.dialect)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -140,57 +155,74 @@ def write_chunks(chunks, out, fmt, integer_columns=()):
                               exc) from None
 
 
-def _write_csv(chunks, fh):
+class _Formats:
+    """What a schema says about writing a table: a text formatter, the CSV layout and
+    the Arrow types."""
+
+    def __init__(self, schema):
+        columns = schema.columns if schema is not None else []
+        self.text = TextFormatter({c.name: c.written for c in columns if c.written is not None})
+        self.dialect = CsvDialect.from_dict(schema.csv if schema is not None else None)
+        self.arrow = {c.name: c.arrow for c in columns if c.arrow is not None}
+
+
+def _write_csv(chunks, fh, dialect=None):
+    dialect = dialect or CsvDialect()
     for i, chunk in enumerate(chunks):
         if i == 0:
-            fh.write(frame_to_csv_text(chunk.iloc[:0], header=True))
-        fh.write(_csv_body(chunk))
+            fh.write(frame_to_csv_text(chunk.iloc[:0], header=True, dialect=dialect))
+        fh.write(_csv_body(chunk, dialect))
     fh.flush()
 
 
 # Written as numbers, text or True/False by Arrow's CSV writer, several times faster
 # than pandas' (which formats every cell in Python). Other dtypes go through pandas.
-_ARROW_KINDS = set("iufbOT")
-# A cell holding one of these would need quotes, which Arrow's writer puts around
-# every text cell or none: such chunks go through pandas, which quotes only them.
-_NEEDS_QUOTES = '[",\r\n]'
+_ARROW_KINDS = set("iufbOTU")
 
 
-def _csv_body(frame):
+def _csv_body(frame, dialect=None):
     """``frame``'s rows as CSV text without a header, as :func:`frame_to_csv_text` reads
     them back: same values, same dtypes (floats keep their ``.0``), empty missing cells."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
+    dialect = dialect or CsvDialect()
     if not all(_dtype_kind(frame[name]) in _ARROW_KINDS for name in frame.columns):
-        return frame_to_csv_text(frame, header=False)
+        return frame_to_csv_text(frame, header=False, dialect=dialect)
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
-        return frame_to_csv_text(frame, header=False)
+        return frame_to_csv_text(frame, header=False, dialect=dialect)
+    # A cell holding one of these needs quotes, which Arrow's writer puts around
+    # every text cell or none: such chunks go through pandas, which quotes only them.
+    needs_quotes = "[" + re.escape('"\r\n' + dialect.delimiter) + "]"
     columns = []
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if pc.any(pc.match_substring_regex(column, _NEEDS_QUOTES)).as_py():
-                return frame_to_csv_text(frame, header=False)
+            if not dialect.quote_all and pc.any(pc.match_substring_regex(column, needs_quotes)).as_py():
+                return frame_to_csv_text(frame, header=False, dialect=dialect)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
         elif pa.types.is_floating(kind):
             column = _float_text(column, pc)
         elif not pa.types.is_integer(kind):
-            return frame_to_csv_text(frame, header=False)
+            return frame_to_csv_text(frame, header=False, dialect=dialect)
         columns.append(column)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    options = pacsv.WriteOptions(include_header=False, delimiter=dialect.delimiter, eol=dialect.line_ending,
+                                 quoting_style="all_valid" if dialect.quote_all else "none")
+    pacsv.write_csv(table, sink, options)
     return sink.getvalue().to_pybytes().decode("utf-8")
 
 
 def _dtype_kind(series):
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype):
+        return "T"
+    if isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype in ("string", "large_string"):
         return "T"
     return getattr(dtype, "kind", "?")
 
@@ -203,14 +235,13 @@ def _float_text(column, pc):
     return pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
-def _write_parquet(chunks, path):
-    import pyarrow as pa
+def _write_parquet(chunks, path, arrow_types=None):
     import pyarrow.parquet as pq
 
     writer = None
     try:
         for chunk in chunks:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            table = arrow_table(chunk, arrow_types)
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table)

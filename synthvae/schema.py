@@ -76,6 +76,12 @@ class ColumnSpec:
         For categorical and boolean columns, optional: the values the column may take
         (never inferred; a schema file may list them, and data with another value is
         refused).
+    written : dict or None
+        How the column is written as CSV text (missing cell, decimals, boolean
+        spellings...), learned from the file: see :mod:`synthvae.formats`. None: as
+        pandas writes it.
+    arrow : str or None
+        The column's Arrow type in a Parquet input, kept for Parquet output.
     """
 
     name: str
@@ -88,6 +94,8 @@ class ColumnSpec:
     suffix: str = ""
     width: int = 0
     levels: list | None = None
+    written: dict | None = None
+    arrow: str | None = None
 
     def to_dict(self):
         out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
@@ -99,14 +107,26 @@ class ColumnSpec:
             out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
         if self.levels is not None:
             out["levels"] = [_json_scalar(v) for v in self.levels]
+        if self.written is not None:
+            out["written"] = dict(self.written)
+        if self.arrow is not None:
+            out["arrow"] = self.arrow
         return out
+
+
+# The schema file's version. Version 1 files (without written formats) still load:
+# their columns' formats are then learned from the data at fit.
+VERSION = 2
 
 
 @dataclasses.dataclass
 class Schema:
-    """The ordered columns of a table."""
+    """The ordered columns of a table, and ``csv``: the layout of the CSV file it was
+    read from (delimiter, line ends, quoting, encoding; see
+    :class:`synthvae.formats.CsvDialect`), None when it came from elsewhere."""
 
     columns: list[ColumnSpec]
+    csv: dict | None = None
 
     @property
     def names(self):
@@ -119,7 +139,24 @@ class Schema:
         raise KeyError(name)
 
     def to_dict(self):
-        return {"version": 1, "columns": [c.to_dict() for c in self.columns]}
+        out = {"version": VERSION, "columns": [c.to_dict() for c in self.columns]}
+        if self.csv is not None:
+            out["csv"] = dict(self.csv)
+        return out
+
+    def with_formats(self, frame):
+        """This schema, with the written formats, Arrow types and CSV layout that
+        ``frame.attrs`` records (as the reader learned them) filled in where it has none."""
+        written, arrow = frame.attrs.get("written", {}), frame.attrs.get("arrow", {})
+        columns = [
+            dataclasses.replace(
+                c,
+                written=c.written if c.written is not None else written.get(c.name),
+                arrow=c.arrow if c.arrow is not None else arrow.get(c.name),
+            )
+            for c in self.columns
+        ]
+        return Schema(columns, self.csv if self.csv is not None else frame.attrs.get("csv"))
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -128,7 +165,7 @@ class Schema:
     def from_dict(cls, obj):
         """Build a schema from its JSON form, validating it first."""
         validate_schema_dict(obj)
-        return cls([ColumnSpec(**c) for c in obj["columns"]])
+        return cls([ColumnSpec(**c) for c in obj["columns"]], obj.get("csv"))
 
     def check_data(self, frame):
         """Raise DataError, naming the column and the first row that does not fit, unless
@@ -214,7 +251,8 @@ def infer_schema(frame):
     Schema
     """
     gaps = set(frame.attrs.get("gaps", ()))
-    return Schema([infer_column(frame[name], name, gaps=name in gaps) for name in frame.columns])
+    schema = Schema([infer_column(frame[name], name, gaps=name in gaps) for name in frame.columns])
+    return schema.with_formats(frame)
 
 
 def infer_column(series, name, gaps=False):

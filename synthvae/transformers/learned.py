@@ -62,10 +62,13 @@ def value_range(values):
 
 
 def decimals(values, limit=6):
-    """The fewest decimals (up to ``limit``) that write every value exactly."""
-    sample = values[: min(len(values), 5000)]
+    """The fewest decimals (up to ``limit``) that write every value exactly: a value
+    rounded to them is the same float (to within its last bit), however large it is."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    tolerance = 2 * np.spacing(np.abs(values))
     for places in range(limit + 1):
-        if np.allclose(np.round(sample, places), sample, rtol=0, atol=1e-9 * (1 + np.abs(sample).max())):
+        if np.all(np.abs(np.round(values, places) - values) <= tolerance):
             return places
     return limit
 

@@ -1,0 +1,363 @@
+"""How each column is written as text, so that what comes out reads like what went in.
+
+A column's *written format* is learned from the file's own cells when a CSV is read
+(:func:`infer_written`), kept in the column's schema entry as ``written`` and applied
+to every chunk of rows written as CSV (:class:`TextFormatter`). It says:
+
+- ``missing``: the cell that stands for no value (``?``, ``NA``, empty, ...);
+- ``true`` / ``false``: a boolean column's two cells, as spelled in the file;
+- ``decimals`` / ``min_decimals``: the most and fewest digits after the point among
+  the file's numbers: every number is written with ``decimals`` digits, trailing
+  zeros dropped down to ``min_decimals`` (``decimals == min_decimals``: a fixed count);
+- ``exponent``: numbers written in scientific notation, ``e`` or ``E``, with
+  ``exponent_digits`` digits at least and a ``+`` before positive exponents when
+  ``exponent_plus`` (``1.5e-07``, ``2.0E+3``);
+- ``width``: digits-only text of one width (``02134``): numbers are zero-padded to it.
+
+The table's own layout (delimiter, quoting, line ends, encoding) is a :class:`CsvDialect`,
+learned by the reader and kept at the schema's top level as ``csv``.
+
+Formatting works a column at a time over a whole chunk, in Arrow's compute kernels,
+so writing costs the sampler little.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+# Digits after the point beyond which a number is written as it comes.
+MAX_DECIMALS = 15
+# A number as a CSV cell: sign, digits, an optional fraction, an optional exponent.
+_NUMBER = r"^\s*[+-]?(?:\d*)(?:\.(?P<fraction>\d*))?(?:(?P<e>[eE])(?P<sign>[+-]?)(?P<exponent>\d+))?\s*$"
+# Keys a column's written format may hold.
+WRITTEN_KEYS = ("missing", "true", "false", "decimals", "min_decimals", "exponent", "exponent_digits",
+                "exponent_plus", "width")
+
+
+# -- learning ----------------------------------------------------------------------------------
+
+
+def infer_written(cells, frame):
+    """The written format of every column of ``frame``, learned from ``cells``.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        The file's first rows as it holds them: every cell the text between its
+        delimiters (an empty cell ``""``), never parsed.
+    frame : pandas.DataFrame
+        The same table as read (its first ``len(cells)`` rows are those of ``cells``).
+
+    Returns
+    -------
+    dict
+        Column name -> written format (a dict with some of :data:`WRITTEN_KEYS`).
+    """
+    head = frame.iloc[: len(cells)]
+    return {name: infer_column_written(cells[name], head[name]) for name in frame.columns if name in cells}
+
+
+def infer_column_written(cells, parsed):
+    """The written format of one column: ``cells`` as the file holds them, ``parsed``
+    the same rows as read."""
+    cells = pd.Series(cells.to_numpy(dtype=object), dtype=object).fillna("")
+    missing = parsed.isna().to_numpy()
+    out = {}
+    if missing.any():
+        out["missing"] = str(cells[missing].value_counts().index[0])
+    present, values = cells[~missing], parsed[~missing]
+    if not len(present):
+        return out
+    if pd.api.types.is_bool_dtype(values.dtype) or values.map(type).eq(bool).all():
+        truth = values.astype(bool).to_numpy()
+        for key, which in (("true", truth), ("false", ~truth)):
+            if which.any():
+                out[key] = str(present[which].value_counts().index[0])
+        return out
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        out.update(_number_format(present))
+        return out
+    digits = present.str.fullmatch(r"\d+")
+    if digits.all() and present.str.startswith("0").any() and present.str.len().nunique() == 1:
+        out["width"] = int(len(present.iloc[0]))
+    return out
+
+
+def _number_format(cells):
+    """Decimals and notation of numbers written as ``cells``."""
+    parts = cells.str.extract(_NUMBER)
+    fraction = parts["fraction"].fillna("").str.len()
+    out = {}
+    if fraction.max() > 0:
+        out["decimals"] = int(min(fraction.max(), MAX_DECIMALS))
+        out["min_decimals"] = int(min(fraction.min(), out["decimals"]))
+    exponents = parts["e"].dropna()
+    if len(exponents) and len(exponents) >= 0.5 * len(cells):
+        out["exponent"] = str(exponents.value_counts().index[0])
+        out["exponent_digits"] = int(parts["exponent"].dropna().str.len().min())
+        out["exponent_plus"] = bool((parts["sign"].dropna() == "+").any())
+        out["decimals"] = out.get("decimals", 0)
+        out["min_decimals"] = out.get("min_decimals", 0)
+    return out
+
+
+# -- the file's layout --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CsvDialect:
+    """How a CSV file is laid out: what separates cells, what ends a line, whether
+    every cell is quoted, and how its bytes are decoded."""
+
+    delimiter: str = ","
+    line_ending: str = "\n"
+    quote_all: bool = False
+    encoding: str = "utf-8"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj):
+        return cls(**(obj or {}))
+
+
+def infer_dialect(head_text, delimiter, encoding):
+    """The :class:`CsvDialect` of a file whose first bytes, decoded, are ``head_text``."""
+    crlf = head_text.count("\r\n")
+    line_ending = "\r\n" if crlf and crlf >= head_text.count("\n") - crlf else "\n"
+    lines = [line for line in head_text.splitlines() if line.strip()][:50]
+    if len(lines) > 2:
+        lines = lines[:-1]  # the last line may be cut short
+    cells = [cell for line in lines for cell in line.split(delimiter)]
+    quoted = sum(1 for cell in cells if cell.startswith('"') and cell.endswith('"') and len(cell) > 1)
+    return CsvDialect(delimiter=delimiter, line_ending=line_ending,
+                      quote_all=bool(cells) and quoted == len(cells), encoding=encoding)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+class TextFormatter:
+    """Writes each column of a chunk of rows as text in its written format.
+
+    Parameters
+    ----------
+    written : dict
+        Column name -> written format; columns not named are left as they are.
+    """
+
+    def __init__(self, written):
+        self.written = {name: dict(spec) for name, spec in written.items() if spec is not None}
+
+    def __call__(self, frame):
+        """``frame`` with every column that has a written format as text (a string
+        column holding no gaps: the missing cell is written as the file has it)."""
+        if not self.written:
+            return frame
+        columns = {}
+        for name in frame.columns:
+            spec = self.written.get(name)
+            columns[name] = frame[name] if spec is None else format_column(frame[name], spec)
+        out = pd.DataFrame(columns, index=frame.index)
+        out.attrs = frame.attrs
+        return out
+
+
+def format_column(series, spec):
+    """The cells of ``series`` written as ``spec`` (a written format) says, as a pandas
+    Series of Arrow strings without gaps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = series.isna().to_numpy()
+    values = series.to_numpy(dtype=object) if series.dtype == object else series
+    text = _cells(series, values, missing, spec, pa, pc)
+    text = pc.fill_null(text, spec.get("missing", ""))
+    return pd.Series(pd.arrays.ArrowExtensionArray(text), index=series.index)
+
+
+def _cells(series, values, missing, spec, pa, pc):
+    """An Arrow string array of the present cells of ``series`` (null where missing)."""
+    dtype = series.dtype
+    if "true" in spec or "false" in spec or pd.api.types.is_bool_dtype(dtype):
+        truth = _bools(series, missing)
+        if truth is not None:
+            text = np.where(truth, spec.get("true", "True"), spec.get("false", "False"))
+            return pa.array(text, mask=missing, type=pa.string())
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return _number_cells(series, missing, spec, pa, pc)
+    if dtype == object and len(series) and not missing.all():
+        kinds = {type(v) for v in series[~missing].iloc[:50]}
+        if kinds <= {int, float, np.int64, np.float64} and not kinds <= {int, np.int64}:
+            return _number_cells(pd.to_numeric(series), missing, spec, pa, pc)
+        if kinds <= {int, np.int64}:
+            text = pa.array(series.where(~missing, None).to_list(), type=pa.int64()).cast(pa.string())
+            return _padded(text, spec, pc)
+    text = pa.array(series.astype(object).where(~missing, None).to_numpy(dtype=object), from_pandas=True)
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        text = pc.cast(text, pa.string()) if not pa.types.is_null(text.type) else pa.nulls(len(text), pa.string())
+    return _padded(text, spec, pc)
+
+
+def _bools(series, missing):
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.fillna(False).to_numpy(dtype=bool)
+    present = series[~missing]
+    if len(present) and present.map(type).isin([bool, np.bool_]).all():
+        return series.where(~missing, False).astype(bool).to_numpy()
+    return None
+
+
+def _padded(text, spec, pc):
+    width = spec.get("width")
+    return pc.utf8_lpad(text, width, "0") if width else text
+
+
+def _number_cells(series, missing, spec, pa, pc):
+    """Numbers as text with the column's decimals (or exponent), exactly for integers."""
+    if "exponent" in spec:
+        return _scientific(series, missing, spec, pa)
+    decimals = int(spec.get("decimals", 0))
+    dtype = series.dtype
+    if decimals == 0 and (pd.api.types.is_integer_dtype(dtype)):
+        # Integers are written from their int64 values: exact however large.
+        ints = pa.array(series.astype("Int64") if dtype.kind == "O" else series, from_pandas=True)
+        return _padded(pc.cast(ints.cast(pa.int64()), pa.string()), spec, pc)
+    numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    scale = 10.0**decimals
+    scaled = np.round(numbers * scale)
+    fits = np.isfinite(scaled) & (np.abs(scaled) < 2**62)
+    if not fits[~missing].all():
+        return _python_cells(numbers, missing, decimals, spec, pa)
+    ints = np.where(fits, scaled, 0).astype(np.int64)
+    negative = ints < 0
+    magnitude = np.abs(ints)
+    unit = 10**decimals
+    whole = pc.cast(pa.array(magnitude // unit), pa.string())
+    if decimals:
+        fraction = pc.utf8_lpad(pc.cast(pa.array(magnitude % unit), pa.string()), decimals, "0")
+        text = pc.binary_join_element_wise(whole, fraction, ".")
+        least = int(spec.get("min_decimals", decimals))
+        if least < decimals:
+            # Trailing zeros go, down to the fewest decimals the file writes.
+            text = pc.replace_substring_regex(text, rf"(\.\d{{{least}}}\d*?)0{{1,{decimals - least}}}$", r"\1")
+            if least == 0:
+                text = pc.replace_substring_regex(text, r"\.$", "")
+    else:
+        text = whole
+    text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
+    text = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
+    return _padded(text, spec, pc)
+
+
+def _python_cells(numbers, missing, decimals, spec, pa):
+    """Numbers too large for the integer route, one at a time (rare)."""
+    least = int(spec.get("min_decimals", decimals))
+    cells = []
+    for value, gap in zip(numbers, missing):
+        if gap:
+            cells.append(None)
+            continue
+        cell = f"{value:.{decimals}f}"
+        if least < decimals:
+            head, _, tail = cell.partition(".")
+            tail = tail.rstrip("0").ljust(least, "0")
+            cell = f"{head}.{tail}" if tail else head
+        cells.append(cell)
+    return pa.array(cells, type=pa.string())
+
+
+def _scientific(series, missing, spec, pa):
+    """Numbers in scientific notation: the mantissa's decimals, the exponent's letter,
+    sign and least digits as the file writes them (a rare format, written with NumPy)."""
+    numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    decimals = int(spec.get("decimals", 0))
+    letter, digits = spec.get("exponent", "e"), int(spec.get("exponent_digits", 1))
+    plus = "+" if spec.get("exponent_plus", False) else ""
+    cells = np.full(len(numbers), None, dtype=object)
+    present = ~missing
+    if present.any():
+        text = np.char.mod(f"%.{decimals}e", numbers[present])
+        parts = np.char.partition(text, "e")
+        exponent = parts[:, 2]
+        sign = np.where(np.char.startswith(exponent, "-"), "-", plus)
+        power = np.char.zfill(np.char.lstrip(exponent, "+-"), digits)
+        power = np.char.lstrip(power, "0")
+        power = np.char.zfill(power, digits)
+        cells[present] = np.char.add(np.char.add(np.char.add(parts[:, 0], letter), sign), power)
+    return pa.array(cells, type=pa.string())
+
+
+# -- Parquet: Arrow types -----------------------------------------------------------------------
+
+_TIMESTAMP = r"timestamp\[(?P<unit>s|ms|us|ns)(?:, tz=(?P<tz>[^\]]+))?\]"
+_DICTIONARY = r"dictionary<values=(?P<values>.+), indices=(?P<indices>\w+), ordered=(?P<ordered>[01])>"
+_DECIMAL = r"decimal(?:128|256)\((?P<precision>\d+), (?P<scale>\d+)\)"
+
+
+def arrow_type_text(arrow_type):
+    """An Arrow type as the text the schema keeps (``timestamp[us, tz=UTC]``, ``int64``)."""
+    return str(arrow_type)
+
+
+def arrow_type_from_text(text):
+    """The Arrow type that :func:`arrow_type_text` wrote as ``text``; ValueError when
+    it names none."""
+    import re
+
+    import pyarrow as pa
+
+    match = re.fullmatch(_TIMESTAMP, text)
+    if match:
+        return pa.timestamp(match["unit"], tz=match["tz"])
+    match = re.fullmatch(_DICTIONARY, text)
+    if match:
+        return pa.dictionary(arrow_type_from_text(match["indices"]), arrow_type_from_text(match["values"]),
+                             ordered=match["ordered"] == "1")
+    match = re.fullmatch(_DECIMAL, text)
+    if match:
+        return pa.decimal128(int(match["precision"]), int(match["scale"]))
+    try:
+        return pa.type_for_alias(text)
+    except (ValueError, KeyError):
+        raise ValueError(f"{text!r} is not an Arrow type synthvae can write") from None
+
+
+def arrow_table(frame, arrow_types):
+    """``frame`` as an Arrow table, each column named in ``arrow_types`` (name -> type
+    text) cast to that type: Parquet written back keeps the input's types (time zones,
+    nullable integers, dictionaries, nullable booleans)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if not arrow_types:
+        return table
+    fields = []
+    for field in table.schema:
+        text = arrow_types.get(field.name)
+        fields.append(field if text is None else pa.field(field.name, arrow_type_from_text(text)))
+    columns = [_cast(column, field.type) for column, field in zip(table.columns, fields)]
+    return pa.table(columns, schema=pa.schema(fields))
+
+
+def _cast(column, target):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.type == target:
+        return column
+    if pa.types.is_timestamp(target) and pa.types.is_timestamp(column.type):
+        if column.type.tz is None and target.tz is not None:
+            column = pc.assume_timezone(column, "UTC")  # datetimes come back counted in UTC
+        return column.cast(target, safe=False)
+    if pa.types.is_timestamp(target) and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pc.cast(pc.strptime(column, "%Y-%m-%dT%H:%M:%S", "s", error_is_null=True), target)
+    if pa.types.is_dictionary(target):
+        return pc.dictionary_encode(column.cast(target.value_type)).cast(target)
+    if pa.types.is_integer(target) and pa.types.is_floating(column.type):
+        return pc.round(column).cast(target)
+    return column.cast(target)
