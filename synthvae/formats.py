@@ -341,7 +341,7 @@ def arrow_table(frame, arrow_types):
         text = arrow_types.get(field.name)
         fields.append(field if text is None else pa.field(field.name, arrow_type_from_text(text)))
     columns = [_cast(column, field.type) for column, field in zip(table.columns, fields)]
-    return pa.table(columns, schema=pa.schema(fields))
+    return pa.table(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _cast(column, target):

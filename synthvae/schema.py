@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthvae import datetimes
 from synthvae.errors import DataError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier")
@@ -27,25 +28,18 @@ KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constan
 MAX_NUMERIC_LEVELS = 20
 # Share of non-empty cells that must parse with one format for a text column to be dates.
 DATETIME_MIN_SHARE = 0.9
-# Tried in order; the first that reads the column (almost) whole wins.
-DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%Y%m%d",
+# Dates and times tried, in order; the first that reads the column (almost) whole,
+# and writes it back as it was, wins. Each date alone, each with each time after " "
+# or "T", each time alone; a zone offset or fraction of a second is found first and
+# added (see :mod:`synthvae.datetimes` for ``%3f`` and ``%:z``).
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
+TIME_FORMATS = ("%H:%M:%S", "%H:%M")
+DATETIME_FORMATS = tuple(
+    [date + sep + time for date in DATE_FORMATS[:-1] for sep in (" ", "T") for time in TIME_FORMATS]
+    + list(DATE_FORMATS) + list(TIME_FORMATS)
 )
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+_FRACTION = re.compile(r":\d\d\.(\d+)$")
 _ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid)$|^id[^a-z]", re.IGNORECASE)
 _ID_PATTERN = re.compile(r"^(\D*)(\d+)(\D*)$")
 
@@ -285,7 +279,7 @@ def infer_column(series, name, gaps=False):
     text = values.astype(str)
     fmt = detect_datetime_format(text)
     if fmt is not None:
-        spec["nullable"] = nullable or bool(pd.to_datetime(text, format=fmt, errors="coerce").isna().any())
+        spec["nullable"] = nullable or bool(np.isnan(datetimes.to_seconds(text, fmt)).any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
     if n_unique == len(series) and len(series) >= 10 and not _decimal_text(text):
         return _identifier(text, spec)
@@ -350,19 +344,54 @@ def _identifier(text, spec):
 
 
 def detect_datetime_format(text, sample_size=2000):
-    """Return the strftime format that reads ``text`` as dates, or None.
+    """Return the format (see :mod:`synthvae.datetimes`) that reads ``text`` as dates,
+    or None.
 
     Only formats whose output round-trips are accepted, so writing a parsed date back
-    with the returned format reproduces the original text.
+    with the returned format reproduces the original text: date-only, time-only, with
+    or without seconds, a fraction of 3, 6 or 9 digits, a ``T``, a zone offset.
     """
     sample = text.iloc[:sample_size] if len(text) > sample_size else text
+    sample = sample.reset_index(drop=True)
     if sample.str.contains(r"\d", regex=True).mean() < DATETIME_MIN_SHARE:
         return None
+    base, zone = _split_zone(sample)
+    base, fraction = _split_fraction(base)
     for fmt in DATETIME_FORMATS:
-        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if fraction and not fmt.endswith("%S"):
+            continue
+        read = fmt + ".%f" if fraction else fmt
+        parsed = pd.to_datetime(base, format=read, errors="coerce")
         ok = parsed.notna()
         if ok.mean() < DATETIME_MIN_SHARE:
             continue
-        if (parsed[ok].dt.strftime(fmt) == sample[ok]).mean() >= DATETIME_MIN_SHARE:
-            return fmt
+        if (parsed[ok].dt.strftime(read) == base[ok]).mean() >= DATETIME_MIN_SHARE:
+            return fmt + (f".%{fraction}f" if fraction else "") + zone
     return None
+
+
+def _split_zone(sample):
+    """(the text without its zone offsets, the zone's part of the format): the one
+    offset all share as plain text, else ``%z`` or ``%:z``; ``""`` without offsets."""
+    zones = sample.str.extract(_ZONE)[0]
+    if zones.notna().mean() < DATETIME_MIN_SHARE:
+        return sample, ""
+    base = sample.str.replace(_ZONE, "", regex=True)
+    present = zones.dropna()
+    if present.nunique() == 1:
+        return base, present.iloc[0]
+    return base, "%:z" if present.str.contains(":").mean() >= 0.5 else "%z"
+
+
+def _split_fraction(sample):
+    """(the text with its fractions of a second padded to 6 digits, their digits: 3, 6,
+    9 or 0 when the text has none)."""
+    digits = sample.str.extract(_FRACTION)[0].str.len()
+    if digits.notna().mean() < DATETIME_MIN_SHARE or digits.nunique() != 1 or int(digits.iloc[0]) not in (3, 6, 9):
+        return sample, 0
+    count = int(digits.dropna().iloc[0])
+    if count == 3:
+        return sample + "000", 3
+    if count == 9:
+        return sample.str.slice(0, -3), 9
+    return sample, 6

@@ -126,9 +126,13 @@ def lookup(target, source):
 
 
 def time_unit(seconds):
-    """86400 when every time of ``seconds`` (a Series) is a whole day, else 1."""
-    whole_days = seconds.dropna() % 86400 == 0
-    return 86400 if whole_days.all() else 1
+    """The time grid of ``seconds`` (a Series): the largest step, in whole seconds, that
+    divides every time (86400 for dates, 900 for a 15-minute grid, 1 at worst)."""
+    values = seconds.dropna().to_numpy(dtype=np.float64)
+    if not len(values):
+        return 1
+    step = int(np.gcd.reduce(np.abs(values).astype(np.int64)))
+    return step if step > 0 else 1
 
 
 def next_number(keys, prefix="", suffix=""):
