@@ -77,12 +77,11 @@ def infer_column_written(cells, parsed):
             if which.any():
                 out[key] = str(present[which].value_counts().index[0])
         return out
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        out.update(_number_format(present))
-        return out
     digits = present.str.fullmatch(r"\d+")
     if digits.all() and present.str.startswith("0").any() and present.str.len().nunique() == 1:
         out["width"] = int(len(present.iloc[0]))
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        out.update(_number_format(present))
     return out
 
 

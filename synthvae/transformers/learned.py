@@ -62,11 +62,16 @@ def value_range(values):
 
 
 def decimals(values, limit=6):
-    """The fewest decimals (up to ``limit``) that write every value exactly: a value
-    rounded to them is the same float (to within its last bit), however large it is."""
+    """The fewest decimals (up to ``limit`` past the smallest value's first digit) that
+    write every value exactly: a value rounded to them is the same float (to within its
+    last bit), however large it is."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     tolerance = 2 * np.spacing(np.abs(values))
+    nonzero = np.abs(values[values != 0])
+    if len(nonzero):
+        # Small numbers (1.5e-07) keep ``limit`` digits after their first one.
+        limit += int(np.clip(-np.floor(np.log10(nonzero.min())), 0, 24))
     for places in range(limit + 1):
         if np.all(np.abs(np.round(values, places) - values) <= tolerance):
             return places
