@@ -78,7 +78,7 @@ def infer_column_written(cells, parsed):
                 out[key] = str(present[which].value_counts().index[0])
         return out
     digits = present.str.fullmatch(r"\d+")
-    if digits.all() and present.str.startswith("0").any() and present.str.len().nunique() == 1:
+    if digits.all() and present.str.match(r"0\d").any() and present.str.len().nunique() == 1:
         out["width"] = int(len(present.iloc[0]))
     elif pd.api.types.is_numeric_dtype(values.dtype):
         out.update(_number_format(present))
@@ -173,13 +173,13 @@ def format_column(series, spec):
     import pyarrow.compute as pc
 
     missing = series.isna().to_numpy()
-    values = series.to_numpy(dtype=object) if series.dtype == object else series
-    text = _cells(series, values, missing, spec, pa, pc)
-    text = pc.fill_null(text, spec.get("missing", ""))
+    text = _cells(series, missing, spec, pa, pc)
+    if text.null_count:
+        text = pc.fill_null(text, spec.get("missing", ""))
     return pd.Series(pd.arrays.ArrowExtensionArray(text), index=series.index)
 
 
-def _cells(series, values, missing, spec, pa, pc):
+def _cells(series, missing, spec, pa, pc):
     """An Arrow string array of the present cells of ``series`` (null where missing)."""
     dtype = series.dtype
     if "true" in spec or "false" in spec or pd.api.types.is_bool_dtype(dtype):
@@ -196,9 +196,15 @@ def _cells(series, values, missing, spec, pa, pc):
         if kinds <= {int, np.int64}:
             text = pa.array(series.where(~missing, None).to_list(), type=pa.int64()).cast(pa.string())
             return _padded(text, spec, pc)
-    text = pa.array(series.astype(object).where(~missing, None).to_numpy(dtype=object), from_pandas=True)
-    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
-        text = pc.cast(text, pa.string()) if not pa.types.is_null(text.type) else pa.nulls(len(text), pa.string())
+    cells = series.to_numpy(dtype=object)
+    try:
+        text = pa.array(cells, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # values of several types: each as its text
+        text = pa.array([None if gap else str(v) for v, gap in zip(cells, missing)], type=pa.string())
+    if pa.types.is_null(text.type):
+        text = pa.nulls(len(text), pa.string())
+    elif not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        text = pc.cast(text, pa.string())
     return _padded(text, spec, pc)
 
 
@@ -233,24 +239,47 @@ def _number_cells(series, missing, spec, pa, pc):
     if not fits[~missing].all():
         return _python_cells(numbers, missing, decimals, spec, pa)
     ints = np.where(fits, scaled, 0).astype(np.int64)
+    least = int(spec.get("min_decimals", decimals))
+    return _padded(_decimal_text(ints, decimals, least, missing, pa), spec, pc)
+
+
+def _decimal_text(ints, decimals, least, missing, pa):
+    """The numbers ``ints / 10**decimals`` as text with ``decimals`` digits after the
+    point, trailing zeros dropped down to ``least``: every row's characters are laid
+    out in one byte matrix, the ones kept picked by a mask, and the bytes made an Arrow
+    string array as they are, with no Python per cell."""
     negative = ints < 0
     magnitude = np.abs(ints)
-    unit = 10**decimals
-    whole = pc.cast(pa.array(magnitude // unit), pa.string())
+    width = max(len(str(int(magnitude.max()))) if len(ints) else 1, decimals + 1)
+    digits = np.empty((len(ints), width), dtype=np.uint8)
+    rest = magnitude.copy()
+    for column in range(width - 1, -1, -1):  # least significant first
+        digits[:, column] = rest % 10
+        rest //= 10
+    units = width - 1 - decimals  # the column of the units digit
+    chars = np.empty((len(ints), width + 2), dtype=np.uint8)
+    keep = np.zeros(chars.shape, dtype=bool)
+    chars[:, 0], keep[:, 0] = ord("-"), negative
+    chars[:, 1 : units + 2] = digits[:, : units + 1] + ord("0")
+    # Leading zeros go, all but the units digit.
+    keep[:, 1 : units + 2] = np.maximum.accumulate(digits[:, : units + 1] > 0, axis=1)
+    keep[:, units + 1] = True
     if decimals:
-        fraction = pc.utf8_lpad(pc.cast(pa.array(magnitude % unit), pa.string()), decimals, "0")
-        text = pc.binary_join_element_wise(whole, fraction, ".")
-        least = int(spec.get("min_decimals", decimals))
-        if least < decimals:
-            # Trailing zeros go, down to the fewest decimals the file writes.
-            text = pc.replace_substring_regex(text, rf"(\.\d{{{least}}}\d*?)0{{1,{decimals - least}}}$", r"\1")
-            if least == 0:
-                text = pc.replace_substring_regex(text, r"\.$", "")
+        fraction = digits[:, units + 1 :]
+        chars[:, units + 2], chars[:, units + 3 :] = ord("."), fraction + ord("0")
+        # A fraction digit stays when it or a digit after it is not zero, or when it is
+        # among the first ``least``.
+        kept = np.maximum.accumulate((fraction > 0)[:, ::-1], axis=1)[:, ::-1]
+        kept[:, :least] = True
+        keep[:, units + 3 :] = kept
+        keep[:, units + 2] = kept[:, 0]
     else:
-        text = whole
-    text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
-    text = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
-    return _padded(text, spec, pc)
+        chars, keep = chars[:, :-1], keep[:, :-1]
+    keep[missing] = False
+    offsets = np.zeros(len(ints) + 1, dtype=np.int32)
+    np.cumsum(keep.sum(axis=1), out=offsets[1:])
+    valid = pa.array(~missing).buffers()[1] if missing.any() else None
+    return pa.StringArray.from_buffers(len(ints), pa.py_buffer(offsets), pa.py_buffer(chars[keep]), valid)
 
 
 def _python_cells(numbers, missing, decimals, spec, pa):
@@ -261,7 +290,7 @@ def _python_cells(numbers, missing, decimals, spec, pa):
         if gap:
             cells.append(None)
             continue
-        cell = f"{value:.{decimals}f}"
+        cell = f"{round(value, decimals) + 0.0:.{decimals}f}"  # + 0.0: no "-0"
         if least < decimals:
             head, _, tail = cell.partition(".")
             tail = tail.rstrip("0").ljust(least, "0")
