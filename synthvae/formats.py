@@ -109,12 +109,23 @@ def _number_format(cells):
 @dataclasses.dataclass
 class CsvDialect:
     """How a CSV file is laid out: what separates cells, what ends a line, whether
-    every cell is quoted, and how its bytes are decoded."""
+    every cell is quoted, how its bytes are decoded, and its header's empty names and
+    trailing delimiters."""
 
     delimiter: str = ","
     line_ending: str = "\n"
     quote_all: bool = False
     encoding: str = "utf-8"
+    # A delimiter after the last cell of every row, and of the header line.
+    trailing_delimiter: bool = False
+    header_trailing_delimiter: bool = False
+    # The names given to empty header cells ("Unnamed: 3"), written back empty.
+    unnamed: list = dataclasses.field(default_factory=list)
+
+    def header(self, names):
+        """The header line's cells for columns ``names``, as the file had them."""
+        cells = ["" if name in self.unnamed else str(name) for name in names]
+        return cells + ([""] if self.header_trailing_delimiter else [])
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import os
 import re
 import tempfile
@@ -170,9 +171,27 @@ def _write_csv(chunks, fh, dialect=None):
     dialect = dialect or CsvDialect()
     for i, chunk in enumerate(chunks):
         if i == 0:
-            fh.write(frame_to_csv_text(chunk.iloc[:0], header=True, dialect=dialect))
+            fh.write(_header_text(chunk, dialect))
+        if dialect.trailing_delimiter:
+            chunk = chunk.assign(**{_AFTER_LAST: ""})
         fh.write(_csv_body(chunk, dialect))
     fh.flush()
+
+
+# The empty cell after a trailing delimiter, as a column while rows are written.
+_AFTER_LAST = "\x00<after the last delimiter>"
+
+
+def _header_text(frame, dialect):
+    """The header line: as pandas writes it, or, for a file whose header has empty names
+    or a trailing delimiter, as the file had it."""
+    if not dialect.unnamed and not dialect.header_trailing_delimiter:
+        return frame_to_csv_text(frame.iloc[:0], header=True, dialect=dialect)
+    text = io.StringIO()
+    quoting = csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL
+    csv.writer(text, delimiter=dialect.delimiter, lineterminator=dialect.line_ending,
+               quoting=quoting).writerow(dialect.header(frame.columns))
+    return text.getvalue()
 
 
 # Written as numbers, text or True/False by Arrow's CSV writer, several times faster

@@ -110,12 +110,15 @@ class CsvFile:
             seen.add(name)
         # pandas' names for empty header cells
         self.names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(names)]
+        self.dialect.unnamed = [f"Unnamed: {i}" for i, name in enumerate(names) if name == ""]
+        self.dialect.header_trailing_delimiter = self.header_trailing
         first = next(records, None)
         records.close()
         if first is None:
             raise DataError(f"{self.path} has a header but no rows")
         line, row = first
         self.trailing = len(row) == len(names) + 1 and row[-1] == ""
+        self.dialect.trailing_delimiter = self.trailing
         if len(row) != len(names) and not self.trailing:
             self._ragged(line, len(row))
 

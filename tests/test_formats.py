@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from synthvae import SynthVAE, datetimes
 from synthvae.formats import (arrow_type_from_text, arrow_type_text, format_column, infer_column_written,
                               infer_dialect)
-from synthvae.io import read_table
+from synthvae.io import read_table, write_chunks
 from synthvae.reader import NA_TOKENS
 from synthvae.schema import (DATETIME_FORMATS, Schema, detect_datetime_format, infer_schema, load_schema,
                              validate_schema_dict)
@@ -270,3 +270,19 @@ def test_parquet_keeps_its_arrow_types(tmp_path):
     synth = pd.read_parquet(out)
     assert synth.dtypes.to_dict() == pd.read_parquet(data).dtypes.to_dict()
     assert synth["count"].isna().any() and synth["flag"].isna().any()
+
+
+def test_the_real_table_written_with_its_schema_is_the_same_file(csv_round_trip, tmp_path):
+    data, _, _ = csv_round_trip
+    frame = read_table(data)
+    out = tmp_path / "again.csv"
+    write_chunks([frame], out, "csv", schema=infer_schema(frame))
+    assert out.read_bytes() == data.read_bytes()
+
+
+def test_empty_header_names_and_trailing_delimiters_come_back(tmp_path):
+    data, out = tmp_path / "odd.csv", tmp_path / "out.csv"
+    data.write_bytes(b"a;;b;\r\n1;x;2.50;\r\n2;y;3.00;\r\n3;;NA;\r\n")
+    frame = read_table(data)
+    write_chunks([frame], out, "csv", schema=infer_schema(frame))
+    assert out.read_bytes() == data.read_bytes()
