@@ -183,49 +183,48 @@ def format_column(series, spec):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    missing = series.isna().to_numpy()
-    text = _cells(series, missing, spec, pa, pc)
+    text = _cells(series, spec, pa, pc)
     if text.null_count:
         text = pc.fill_null(text, spec.get("missing", ""))
     return pd.Series(pd.arrays.ArrowExtensionArray(text), index=series.index)
 
 
-def _cells(series, missing, spec, pa, pc):
+def _cells(series, spec, pa, pc):
     """An Arrow string array of the present cells of ``series`` (null where missing)."""
     dtype = series.dtype
-    if "true" in spec or "false" in spec or pd.api.types.is_bool_dtype(dtype):
-        truth = _bools(series, missing)
-        if truth is not None:
-            text = np.where(truth, spec.get("true", "True"), spec.get("false", "False"))
-            return pa.array(text, mask=missing, type=pa.string())
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return _number_cells(series, missing, spec, pa, pc)
-    if dtype == object and len(series) and not missing.all():
-        kinds = {type(v) for v in series[~missing].iloc[:50]}
-        if kinds <= {int, float, np.int64, np.float64} and not kinds <= {int, np.int64}:
-            return _number_cells(pd.to_numeric(series), missing, spec, pa, pc)
-        if kinds <= {int, np.int64}:
-            text = pa.array(series.where(~missing, None).to_list(), type=pa.int64()).cast(pa.string())
-            return _padded(text, spec, pc)
-    cells = series.to_numpy(dtype=object)
-    try:
-        text = pa.array(cells, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # values of several types: each as its text
-        text = pa.array([None if gap else str(v) for v, gap in zip(cells, missing)], type=pa.string())
-    if pa.types.is_null(text.type):
-        text = pa.nulls(len(text), pa.string())
-    elif not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
-        text = pc.cast(text, pa.string())
-    return _padded(text, spec, pc)
+    if dtype == object:
+        # Arrow reads the values' type (and their gaps) in one pass.
+        cells = series.to_numpy()
+        try:
+            values = pa.array(cells, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # values of several types: each as its text
+            values = pa.array([None if pd.isna(v) else str(v) for v in cells], type=pa.string())
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return _padded(values, spec, pc)
+        if pa.types.is_null(values.type):
+            return pa.nulls(len(values), pa.string())
+        if pa.types.is_boolean(values.type):
+            return _bool_cells(values, spec, pc)
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            if pa.types.is_integer(values.type):
+                values = values.cast(pa.int64())
+                exact = values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)  # no floats
+                series = pd.Series(exact.array, index=series.index)
+            else:
+                series = pd.Series(values.to_numpy(zero_copy_only=False), index=series.index)
+            dtype = series.dtype
+        else:
+            return _padded(pc.cast(values, pa.string()), spec, pc)
+    if pd.api.types.is_bool_dtype(dtype):
+        return _bool_cells(pa.array(series, from_pandas=True), spec, pc)
+    if pd.api.types.is_numeric_dtype(dtype):
+        return _number_cells(series, series.isna().to_numpy(), spec, pa, pc)
+    return _padded(pc.cast(pa.array(series, from_pandas=True), pa.string()), spec, pc)
 
 
-def _bools(series, missing):
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.fillna(False).to_numpy(dtype=bool)
-    present = series[~missing]
-    if len(present) and present.map(type).isin([bool, np.bool_]).all():
-        return series.where(~missing, False).astype(bool).to_numpy()
-    return None
+def _bool_cells(values, spec, pc):
+    """True and false as the file spells them."""
+    return pc.if_else(values, spec.get("true", "True"), spec.get("false", "False"))
 
 
 def _padded(text, spec, pc):

@@ -14,10 +14,10 @@ import csv
 import errno
 import io
 import os
-import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, UsageError
@@ -215,12 +215,12 @@ def _csv_body(frame, dialect=None):
         return frame_to_csv_text(frame, header=False, dialect=dialect)
     # A cell holding one of these needs quotes, which Arrow's writer puts around
     # every text cell or none: such chunks go through pandas, which quotes only them.
-    needs_quotes = "[" + re.escape('"\r\n' + dialect.delimiter) + "]"
+    needs_quotes = ('"' + "\r\n" + dialect.delimiter).encode()
     columns = []
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if not dialect.quote_all and pc.any(pc.match_substring_regex(column, needs_quotes)).as_py():
+            if not dialect.quote_all and _holds_any(column, needs_quotes):
                 return frame_to_csv_text(frame, header=False, dialect=dialect)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
@@ -235,6 +235,29 @@ def _csv_body(frame, dialect=None):
                                  quoting_style="all_valid" if dialect.quote_all else "none")
     pacsv.write_csv(table, sink, options)
     return sink.getvalue().to_pybytes().decode("utf-8")
+
+
+def _holds_any(column, characters):
+    """Whether a cell of the Arrow string column ``column`` holds one of the bytes
+    ``characters``: a search of the bytes of its cells, all at once."""
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        offsets = chunk.buffers()[1]
+        width = 8 if _is_large(chunk.type) else 4
+        bounds = np.frombuffer(offsets, dtype=np.int64 if width == 8 else np.int32)
+        start, stop = bounds[chunk.offset], bounds[chunk.offset + len(chunk)]
+        data = chunk.buffers()[2]
+        cells = data.to_pybytes()[start:stop] if data is not None else b""
+        if any(bytes([c]) in cells for c in characters):
+            return True
+    return False
+
+
+def _is_large(arrow_type):
+    import pyarrow as pa
+
+    return pa.types.is_large_string(arrow_type)
 
 
 def _dtype_kind(series):
