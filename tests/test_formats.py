@@ -286,3 +286,12 @@ def test_empty_header_names_and_trailing_delimiters_come_back(tmp_path):
     frame = read_table(data)
     write_chunks([frame], out, "csv", schema=infer_schema(frame))
     assert out.read_bytes() == data.read_bytes()
+
+
+def test_a_streamed_table_learns_its_formats_from_its_first_part(csv_round_trip):
+    from synthvae.stream import reservoir_sample
+
+    data, _, _ = csv_round_trip
+    sample, _ = reservoir_sample(data, 100, seed=0)
+    schema = infer_schema(sample)
+    assert schema["hours"].written == {"missing": "?"} and schema.csv["line_ending"] == "\r\n"
