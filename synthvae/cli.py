@@ -238,6 +238,10 @@ def _interrupt_sticks():
 def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies):
     """Write N new rows (CSV with a header) to stdout or --output.
 
+    Each column is written as the training file wrote it (its missing cell, decimals,
+    spellings, date format: the schema's written formats), in the file's layout; a
+    .parquet output keeps the training file's Arrow types.
+
     Rows are made and written in chunks, so any N runs in bounded memory.
     With --where every row satisfies every condition: a condition text that cannot
     be read is a usage error (exit 2); one the model says can never hold (unknown
