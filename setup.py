@@ -34,13 +34,20 @@ setup(
         "pyarrow>=14.0.1",
         # Draws the figures of 'synthvae report'; imported only by that command.
         "matplotlib>=3.8",
+        # Word lists for regenerated personal columns (names, e-mail addresses, text);
+        # imported only when a model has such a column.
+        "faker>=20",
     ],
     extras_require={
         # sdmetrics only checks that our quality figures agree with the reference
         # implementation; it is never imported by synthvae itself.
         # dask only runs the README's shard example in a test.
+        # jax (its CPU wheel) trains a model under Keras' JAX backend in a test; pyspark
+        # runs the README's Spark example on a local Spark (it also needs a Java runtime,
+        # which .ci/run installs from the system's packages).
         "train": TRAIN,
-        "test": TRAIN + ["pytest>=8", "hypothesis>=6", "sdmetrics>=0.32", "dask>=2024.1"],
+        "test": TRAIN + ["pytest>=8", "hypothesis>=6", "sdmetrics>=0.32", "dask>=2024.1",
+                         "jax>=0.4.34", "pyspark>=4.0"],
     },
     entry_points={"console_scripts": ["synthvae=synthvae.cli:main"]},
 )

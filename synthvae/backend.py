@@ -13,6 +13,9 @@ What a fit changes in the process, and why (``seeded`` restores the rest):
   either setting.
 - Python's ``random`` and NumPy's global generator, which Keras seeds along with
   TensorFlow's, are put back as they were.
+
+Under Keras' JAX or PyTorch backend nothing here needs TensorFlow; Keras' seeding
+still imports and seeds it when it is installed (for tf.data pipelines).
 """
 
 from __future__ import annotations

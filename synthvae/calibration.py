@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthvae.generation import decode_to_matrix, softmax
+from synthvae.transformers import learned
 
 _IDENTITY_RANGE = 1e12
 
@@ -38,7 +39,9 @@ class Calibration:
         """Fit on ``raw`` decoder outputs for prior draws and the training matrix."""
         bias = np.zeros(transformer.width_, dtype=np.float64)
         for span in transformer.softmax_spans_:
-            target = train_matrix[:, span.start : span.stop].mean(axis=0).astype(np.float64) + 1e-6
+            # Level shares from counts as the learning policy keeps them.
+            counts = learned.counts(train_matrix[:, span.start : span.stop].sum(axis=0, dtype=np.float64))
+            target = counts / max(counts.sum(), 1.0) + 1e-6
             logits = raw[:, span.start : span.stop].astype(np.float64)
             for _ in range(rounds):
                 mean = softmax(logits + bias[span.start : span.stop]).mean(axis=0) + 1e-6
@@ -57,7 +60,8 @@ class Calibration:
                 target.append(_IDENTITY_RANGE * (2 * levels - 1))
                 continue
             source.append(np.quantile(synth, levels))
-            target.append(np.quantile(real, levels))
+            # The learning policy decides how far the training extremes are kept.
+            target.append(np.quantile(learned.bounded(real), levels))
         calibration.source_quantiles = _rows(source, len(levels))
         calibration.target_quantiles = _rows(target, len(levels))
         return calibration

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import click
 
@@ -135,10 +136,15 @@ def main(debug):
 @click.option("--stream/--no-stream", default=None,
               help="Read DATA in chunks instead of whole: transformers are fitted on a random sample of "
                    "200,000 rows and each epoch streams the table, so memory stays bounded.  "
-                   "[default: on for a folder of CSV/Parquet parts or more than 1 GB of data]")
+                   "[default: DATA is read whole when its first rows say that fits well in the memory "
+                   "available; else in chunks, and its float32 matrix is held in memory when that fits, "
+                   "else streamed]")
+@click.option("--no-value-protection", "unprotected", is_flag=True,
+              help="Keep rare categories (seen in fewer than 5 rows), exact extremes and exact counts in the "
+                   "model, which protection withholds by default because such values can identify people.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_friendly
-def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream):
+def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, precision, stream, unprotected):
     """Learn the table in DATA (a CSV or Parquet file, or a folder of such parts) and
     write a model file.
 
@@ -154,10 +160,11 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         from synthvae.errors import DataError
 
         raise DataError(f"cannot write {model_path}: it is a folder; give a file name")
+    hold = False  # --stream: read the table again each epoch
     if stream is None:
-        from synthvae.stream import STREAM_BYTES, total_bytes
+        from synthvae.stream import read_whole
 
-        stream = os.path.isdir(data) or total_bytes(data) > STREAM_BYTES
+        stream, hold = not read_whole(data), None
     frame = None if stream else read_table(data)
     schema = load_schema(schema_path) if schema_path else None
     params = {"random_state": seed, "verbose": not quiet}
@@ -169,9 +176,16 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         params["strategy"] = strategy
     if precision != "float32":
         params["precision"] = precision
-    with _interrupt_sticks() as interrupted:
+    if unprotected:
+        from synthvae.estimator import UNPROTECTED_WARNING
+
+        params["value_protection"] = False
+        click.echo(f"warning: {UNPROTECTED_WARNING}", err=True)
+    with _interrupt_sticks() as interrupted, warnings.catch_warnings():
+        # Said once above, in the command's own words.
+        warnings.filterwarnings("ignore", message="value protection is off")
         if stream:
-            model = SynthVAE(**params).fit_stream(data, schema=schema)
+            model = SynthVAE(**params).fit_stream(data, schema=schema, hold=hold)
         else:
             model = SynthVAE(**params).fit(frame, schema=schema)
         if interrupted():
@@ -234,8 +248,10 @@ def _interrupt_sticks():
 @click.option("--reject-copies", "reject_copies", type=click.Path(dir_okay=True, path_type=str), default=None,
               help="Replace rows that equal, or nearly equal, a row of this table (e.g. the training data) "
                    "by further draws; the count replaced goes to stderr.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads making rows.  [default: one per core]  The rows are the same for any number.")
 @_friendly
-def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies):
+def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies, threads):
     """Write N new rows (CSV with a header) to stdout or --output.
 
     Each column is written as the training file wrote it (its missing cell, decimals,
@@ -248,8 +264,12 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     column or value, empty range) is a data error (exit 1), found before any rows
     are made. Category values match exactly, else ignoring surrounding spaces.
     """
+    # Rows are made on one thread per core (--threads), each running its own matrix
+    # products: BLAS's threads would only compete with them. Set before NumPy loads.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     from synthvae.errors import UsageError
-    from synthvae.io import output_format, write_chunks
+    from synthvae.io import integer_columns_for_output, output_format, renderer, write_rendered
     from synthvae.sampling import Sampler
 
     count = _parse_count(n)
@@ -277,22 +297,14 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
         from synthvae.io import read_table
 
         guard = CopyGuard(read_table(reject_copies), model.schema, name=os.path.basename(reject_copies))
-    chunks = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
-                               where=list(where), reject_copies=guard)
-    write_chunks(_with_header(model, chunks), output if output is not None else sys.stdout, fmt,
-                 integer_columns=_integer_columns(model), schema=model.schema)
+    integer_columns = _integer_columns(model)
+    parts = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
+                              where=list(where), reject_copies=guard, threads=threads,
+                              render=renderer(fmt, integer_columns, model.schema))
+    header = integer_columns_for_output(model.sample(0), integer_columns)
+    write_rendered(parts, output if output is not None else sys.stdout, fmt, header, model.schema)
     if guard is not None:
         click.echo(guard.message(), err=True)
-
-
-def _with_header(model, chunks):
-    """Yield at least one (possibly empty) frame, so 'sample 0' still writes the header."""
-    empty = True
-    for chunk in chunks:
-        empty = False
-        yield chunk
-    if empty:
-        yield model.sample(0)
 
 
 def _integer_columns(model):
@@ -338,12 +350,19 @@ def schema(data):
     """Print the schema inferred for DATA as JSON.
 
     Edit it (a column's kind, say) and pass it to 'synthvae fit --schema FILE'.
-    It validates against schemas/table.schema.json.
+    It validates against schemas/table.schema.json. Columns of kind "personal" (names,
+    e-mail addresses, phone numbers, free text) are regenerated as new values, never
+    learned; stderr names them.
     """
     from synthvae.io import read_table
     from synthvae.schema import infer_schema
 
-    click.echo(infer_schema(read_table(data)).to_json())
+    inferred = infer_schema(read_table(data))
+    click.echo(inferred.to_json())
+    personal = [f"{c.name} ({c.personal})" for c in inferred.columns if c.kind == "personal"]
+    if personal:
+        click.echo(f"personal columns, regenerated and never learned: {', '.join(personal)} "
+                   "(set their kind to categorical to learn them)", err=True)
 
 
 def _comparison_inputs(func):

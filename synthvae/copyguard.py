@@ -14,6 +14,8 @@ two real rows are to each other.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
@@ -73,6 +75,8 @@ class CopyGuard:
         self.threshold_ = self._threshold() if self.columns else 0.0
         self.replaced_ = 0
         self.checked_ = 0
+        # Chunks are checked on several threads at once; the counts are shared.
+        self._counting = threading.Lock()
 
     def _threshold(self):
         encoded = encode_tables({"real": self.reference}, self.columns, self.kinds)
@@ -103,8 +107,9 @@ class CopyGuard:
         no copy; the rows ``lo:hi`` are those handed out, and counted."""
         hi = len(rows) if hi is None else hi
         bad = self.copies(rows)
-        self.replaced_ += int(bad[lo:hi].sum())
-        self.checked_ += hi - lo
+        with self._counting:
+            self.replaced_ += int(bad[lo:hi].sum())
+            self.checked_ += hi - lo
         if not bad.any():
             return rows
         positions = np.flatnonzero(bad)

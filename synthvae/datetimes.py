@@ -34,6 +34,12 @@ def parsing_format(format):
     return re.sub(r"%[369]f", "%f", format).replace("%:z", "%z")
 
 
+# Formats that Arrow's cast to text writes exactly as strftime does (ISO dates and
+# times, for every year these datetimes reach: 1677 to 2262), ten times faster, and
+# without holding Python's lock: the unit each is cast from.
+_ARROW_TEXT = {"%Y-%m-%d %H:%M:%S": "datetime64[s]", "%Y-%m-%d": "datetime64[D]"}
+
+
 def to_seconds(values, format=None):
     """Seconds since the epoch as float64, NaN where a value is missing or unparseable."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -73,6 +79,12 @@ def from_seconds(seconds, format=None):
     seconds = np.asarray(seconds).astype(np.int64)
     if format is None:
         return pd.Series(pd.to_datetime(seconds, unit="s"))
+    if format in _ARROW_TEXT:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pc.cast(pa.array(seconds.astype("datetime64[s]").astype(_ARROW_TEXT[format])), pa.string())
+        return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
     text = _arrow_text(seconds, format)
     if text is not None:
         return text
@@ -84,8 +96,8 @@ def from_seconds(seconds, format=None):
 
 
 def _arrow_text(seconds, format):
-    """Text in ``format`` written by Arrow (many times faster than pandas), or None when
-    the format has a directive Arrow writes otherwise."""
+    """Text in ``format`` written by Arrow's strftime (many times faster than pandas),
+    or None when the format has a directive Arrow writes otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -11,6 +11,7 @@ a fit that fails leaves the estimator as it was. The work is done below: trainin
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ from synthvae.schema import Schema, infer_schema
 from synthvae.sampling import MAX_ROWS, check_count  # noqa: F401  (part of this module's interface)
 
 MIN_ROWS = 10
+UNPROTECTED_WARNING = (
+    "value protection is off: the model keeps rare categories, exact extremes and exact counts "
+    "of the training data, which can identify people; share it only where the data may go"
+)
 
 
 def _keeping_global_generators(fit):
@@ -87,6 +92,12 @@ class SynthVAE(BaseEstimator):
     precision : {"float32", "mixed"}, default="float32"
         ``"mixed"`` trains in mixed precision (float16 on a GPU, bfloat16 on a CPU) with
         the loss layers in float32. Either way the fitted model is float32.
+    value_protection : bool, default=True
+        Keep nothing that fewer than 5 training rows share: rarer categories are
+        never stored or generated, stored counts are rounded, and numbers and dates
+        stay within the 5th smallest and 5th largest training value (see
+        :mod:`synthvae.transformers.learned`). False keeps every value exactly, with
+        a warning.
 
     Attributes
     ----------
@@ -138,6 +149,7 @@ class SynthVAE(BaseEstimator):
         verbose=True,
         strategy=None,
         precision="float32",
+        value_protection=True,
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -153,6 +165,7 @@ class SynthVAE(BaseEstimator):
         self.verbose = verbose
         self.strategy = strategy
         self.precision = precision
+        self.value_protection = value_protection
 
     # -- fitting -----------------------------------------------------------------
 
@@ -181,7 +194,7 @@ class SynthVAE(BaseEstimator):
         return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
 
     @_keeping_global_generators
-    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None):
+    def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None, hold=False):
         """Learn a table too large for memory, reading it in chunks.
 
         The schema, the column transformers, the held-out rows, the latent prior and
@@ -199,6 +212,11 @@ class SynthVAE(BaseEstimator):
             Inferred from the sample when None.
         sample_rows : int, default=200,000
         chunk_rows : int, default=100,000
+        hold : bool or None, default=False
+            True: transform the table once into a float32 matrix held in memory and
+            shuffle all of it each epoch, instead of reading the file again each epoch.
+            None: hold it when it fits well within the memory available now
+            (``synthvae fit`` without ``--stream`` does this).
 
         Returns
         -------
@@ -221,7 +239,9 @@ class SynthVAE(BaseEstimator):
         def streamed_rows(transformer, matrix, seed):
             from synthvae.training import VALIDATION_SHARE
 
-            return stream.StreamedRows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
+            held = hold if hold is not None else stream.fits_in_memory(n_rows, transformer.width_)
+            rows = stream.HeldRows if held else stream.StreamedRows
+            return rows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
 
         return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock))
 
@@ -369,6 +389,10 @@ def _check_params(estimator):
         raise UsageError(f"encoding must be 'quantile' or 'mode', got {estimator.encoding!r}")
     if not (isinstance(estimator.beta, (int, float)) and estimator.beta >= 0):
         raise UsageError(f"beta must be a number >= 0, got {estimator.beta!r}")
+    if not isinstance(estimator.value_protection, (bool, np.bool_)):
+        raise UsageError(f"value_protection must be True or False, got {estimator.value_protection!r}")
+    if not estimator.value_protection:
+        warnings.warn(UNPROTECTED_WARNING, UserWarning, stacklevel=3)
     from synthvae.distribute import check_options
 
     check_options(estimator.strategy, estimator.precision)

@@ -52,7 +52,12 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     import_keras()
     strategy = make_strategy(params["strategy"])
     clock.lap("keras")  # importing TensorFlow and Keras, seconds in a fresh process
-    with seeded(seed), native_logs_silenced():
+    from synthvae.transformers import learned
+
+    policy = learned.Policy(learned.PROTECTED if params.get("value_protection", True) else learned.EXACT)
+    # Silenced first: under JAX or PyTorch, seeding imports TensorFlow when it is
+    # installed (Keras seeds it for tf.data), and its start-up chatter would show.
+    with native_logs_silenced(), seeded(seed), learned.applied(policy):
         transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
         matrix = transformer.transform(sample)
         clock.lap("transformers")

@@ -12,6 +12,8 @@ the copy guard (:mod:`synthvae.copyguard`) plug into its one chunk loop.
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -79,10 +81,26 @@ def draw_levels(weights, rng):
     for j in range(1, width):  # the cumulative sum, a row at a time
         weights[j] += weights[j - 1]
     u = rng.random(weights.shape[1], dtype=np.float32) * weights[-1]
-    codes = np.zeros(weights.shape[1], dtype=np.intp)
-    for j in range(width - 1):
-        codes += weights[j] < u
-    return codes
+    if width <= _SCAN_LEVELS:
+        codes = np.zeros(weights.shape[1], dtype=np.intp)
+        for j in range(width - 1):
+            codes += weights[j] < u
+        return codes
+    # Many levels: the same count (cumulative weights below u, at most width - 1) by
+    # bisection, as the cumulative weights rise along each column.
+    columns = np.arange(weights.shape[1])
+    flat = weights.reshape(-1)
+    low, high = np.zeros(len(columns), dtype=np.intp), np.full(len(columns), width - 1, dtype=np.intp)
+    for _ in range(int(width - 1).bit_length()):
+        middle = (low + high) >> 1
+        below = flat[middle * len(columns) + columns] < u
+        low = np.where(below, middle + 1, low)
+        high = np.where(below, high, middle)
+    return low
+
+
+# Up to this many levels a draw scans every level; above it, bisection is faster.
+_SCAN_LEVELS = 96
 
 
 class Generator:
@@ -115,7 +133,8 @@ class Generator:
         """``n`` fresh rows as a table."""
         return self.transformer.inverse_transform(self.matrix(rng, n, argmax), rng=rng)
 
-    def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS):
+    def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS,
+               render=None, threads=None):
         """Yield DataFrames holding rows ``start`` to ``stop`` (exclusive) of the sample
         that ``seed`` defines.
 
@@ -127,51 +146,69 @@ class Generator:
             Replaces rows of the whole chunk that copy a reference row, before the
             wanted rows are cut out, so that it too gives the same rows however the
             sample is split.
+        render : callable or None
+            Applied to each chunk's rows on the thread that made them (turning them
+            into CSV text, say); its results are yielded instead of the DataFrames.
+        threads : int or None
+            Threads making chunks (default: :func:`default_threads`). The rows are the
+            same for any number.
         """
         if start >= stop:
             return
         if conditional is None:
-            def prepare(chunk):
-                rng = np.random.default_rng([seed, chunk])
-                return rng, self.matrix(rng, chunk_rows, argmax)
-
-            def finish(prepared, chunk_start):
-                # The whole chunk is inverted even when only part is wanted, so the
-                # draws inside inverse_transform are the same however the sample is split.
-                rng, matrix = prepared
-                return self.transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
-
             def draw(rng, n):
                 return self.rows(rng, n, argmax)
+
+            def rows_of(chunk, chunk_start):
+                # The whole chunk is made even when only part is wanted, so its draws
+                # are the same however the sample is split.
+                rng = np.random.default_rng([seed, chunk])
+                matrix = self.matrix(rng, chunk_rows, argmax)
+                return self.transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
         else:
-            def prepare(chunk):
-                return conditional.rows(np.random.default_rng([seed, chunk, 1]), chunk_rows)
-
-            def finish(rows, chunk_start):
-                return self.transformer.renumber(rows, chunk_start)
-
             draw = conditional.rows
 
-        first_chunk, last_chunk = start // chunk_rows, (stop - 1) // chunk_rows
-        # The next chunk is prepared on a second thread while this one is finished and
-        # written: the decoder and NumPy release the GIL, so on two cores the two halves
-        # (each about half the work) overlap. Every chunk has its own generator, so the
-        # rows do not depend on the timing.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(prepare, first_chunk)
+            def rows_of(chunk, chunk_start):
+                rows = conditional.rows(np.random.default_rng([seed, chunk, 1]), chunk_rows)
+                return self.transformer.renumber(rows, chunk_start)
+
+        def make(chunk):
+            chunk_start = chunk * chunk_rows
+            lo = max(start, chunk_start) - chunk_start
+            hi = min(stop, chunk_start + chunk_rows) - chunk_start
+            rows = rows_of(chunk, chunk_start)
+            if guard is not None:
+                rows = guard.apply(rows, np.random.default_rng([seed, chunk, 2]), draw, lo, hi)
+            rows = rows.iloc[lo:hi]
+            rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
+            return rows if render is None else render(rows)
+
+        chunks = range(start // chunk_rows, (stop - 1) // chunk_rows + 1)
+        threads = default_threads() if threads is None else max(1, int(threads))
+        # Every chunk has its own generator, seeded by (seed, chunk number), so chunks
+        # can be made on several threads at once and the rows do not depend on how
+        # many, nor on the timing. The decoder's matrix products, NumPy's loops and
+        # Arrow's CSV writer release the GIL, so the threads share the cores. Chunks are
+        # handed out in order; a few are made ahead, which bounds memory.
+        ahead = 2 * threads
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending = deque(pool.submit(make, chunk) for chunk in chunks[:ahead])
+            queued = chunks[ahead:]
             try:
-                for chunk in range(first_chunk, last_chunk + 1):
-                    prepared = ahead.result()
-                    if chunk < last_chunk:
-                        ahead = pool.submit(prepare, chunk + 1)
-                    chunk_start = chunk * chunk_rows
-                    lo = max(start, chunk_start) - chunk_start
-                    hi = min(stop, chunk_start + chunk_rows) - chunk_start
-                    rows = finish(prepared, chunk_start)
-                    if guard is not None:
-                        rows = guard.apply(rows, np.random.default_rng([seed, chunk, 2]), draw, lo, hi)
-                    rows = rows.iloc[lo:hi]
-                    rows.index = np.arange(chunk_start + lo, chunk_start + hi) - start
-                    yield rows
+                while pending:
+                    made = pending.popleft().result()
+                    if queued:
+                        pending.append(pool.submit(make, queued[0]))
+                        queued = queued[1:]
+                    yield made
             finally:
-                ahead.cancel()
+                for future in pending:
+                    future.cancel()
+
+
+def default_threads():
+    """Threads that make rows: one per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from synthvae.transformers.learned import RARE_ROWS
+
 # Levels listed per column in the text form (the JSON form lists them all).
 TEXT_LEVELS = 12
 
@@ -86,6 +88,10 @@ def _stored(kind, state, n_rows):
     if kind == "IdentifierTransformer":
         pattern = f"{state['prefix']}{{{'0' * state['width'] or 'n'}}}{state['suffix']}" if not state["numeric"] else "n"
         return {"regenerated": True, "pattern": pattern, "first_new_number": state["start"]}
+    if kind == "PersonalTransformer":
+        shapes = state["shapes"]
+        return {"personal": state["personal"], "patterns": len(shapes["patterns"]),
+                "email_domains": shapes["domains"]}
     if kind == "DerivedTransformer":
         return {"looked_up_from": state["source"], "pairs": len(state["mapping"]),
                 "levels": list(dict.fromkeys(b for _, b in state["mapping"]))}
@@ -105,14 +111,32 @@ def _protection(columns, meta):
     identifiers = [c["name"] for c in columns if c.get("regenerated")]
     if identifiers:
         notes.append(f"identifiers regenerated, not stored: {', '.join(identifiers)} (only their text pattern and the next free number)")
-    pooled = [c["name"] for c in columns if c.get("pooled_levels")]
-    if pooled:
-        notes.append(f"rare levels pooled (their values are listed with weights): {', '.join(pooled)}")
-    whole = [c["name"] for c in columns if "quantile_table" in c and c["quantile_table"] >= meta["n_rows"]]
-    if whole:
-        notes.append(f"quantile tables as large as the table, so they hold every value of: {', '.join(whole)}")
-    notes.append("no value protection (suppressed rare levels, clipped extremes) or differential privacy is applied")
+    personal = [c["name"] for c in columns if c.get("personal")]
+    if personal:
+        notes.append(f"personal columns regenerated as fakes, never learned: {', '.join(personal)}")
+    if meta["params"].get("value_protection", False):
+        k = RARE_ROWS
+        notes.append(f"value protection on (k = {k}): categories seen in fewer than {k} rows withheld (never "
+                     f"stored or generated), stored counts rounded to multiples of {k}, ranges, clipping bounds "
+                     f"and quantile tables within the {_ordinal(k)} smallest and {_ordinal(k)} largest training value")
+        pooled = [c["name"] for c in columns if c.get("pooled_levels")]
+        if pooled:
+            notes.append(f"levels beyond the softmax pooled, each seen in at least {k} rows: {', '.join(pooled)}")
+    else:
+        notes.append("value protection off: rare levels, exact extremes and counts are kept as the data shows them")
+        pooled = [c["name"] for c in columns if c.get("pooled_levels")]
+        if pooled:
+            notes.append(f"rare levels pooled (their values are listed with weights): {', '.join(pooled)}")
+        whole = [c["name"] for c in columns if "quantile_table" in c and c["quantile_table"] >= meta["n_rows"]]
+        if whole:
+            notes.append(f"quantile tables as large as the table, so they hold every value of: {', '.join(whole)}")
+    notes.append("no differential privacy is applied")
     return notes
+
+
+def _ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def format_description(info):
@@ -172,6 +196,9 @@ def _column_text(c):
         parts.append(f"{len(c['pooled_levels'])} rare levels pooled")
     if "value" in c:
         parts.append(f"always {c['value']!r}")
+    if c.get("personal"):
+        domains = f", domains {', '.join(c['email_domains'])}" if c.get("email_domains") else ""
+        parts.append(f"regenerated as fake {c['personal']} values ({c['patterns']} patterns kept{domains})")
     if c.get("regenerated"):
         parts.append(f"regenerated as {c['pattern']} from {c['first_new_number']}")
     return "; ".join(parts)

@@ -13,11 +13,11 @@ import contextlib
 import csv
 import errno
 import io
+import itertools
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, UsageError
@@ -100,7 +100,8 @@ def write_error(path, exc):
 def frame_to_csv_text(frame, header, dialect=None):
     """Render ``frame`` as CSV text (by default ``\\n`` line ends, empty cells for missing
     values; else as ``dialect``, a :class:`synthvae.formats.CsvDialect`, lays it out)."""
-    dialect = dialect or CsvDialect()
+    if dialect is None:
+        return frame.to_csv(index=False, header=header, lineterminator="\n", na_rep="")
     quoting = csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL
     return frame.to_csv(index=False, header=header, lineterminator=dialect.line_ending, na_rep="",
                         sep=dialect.delimiter, quoting=quoting)
@@ -124,30 +125,65 @@ def output_format(path):
     return "csv"
 
 
+def renderer(fmt, integer_columns=(), schema=None):
+    """The function that turns one chunk of decoded rows into what is written: its CSV
+    text without a header (``fmt="csv"``), or an Arrow table (``"parquet"``).
+
+    This is the one place where a frame becomes output, and it runs on the threads that
+    make the rows (see :meth:`synthvae.sampling.Sampler.iter_sample`), so that the
+    formatting of several chunks proceeds at once. ``integer_columns`` are written as
+    whole numbers even where gaps made them floats. ``schema`` (a
+    :class:`synthvae.schema.Schema`), when given, says how the table is written: CSV
+    cells in each column's written format and the file's layout (delimiter, quoting,
+    line ends), Parquet columns in their Arrow types.
+    """
+    integer_columns = tuple(integer_columns)
+    formats = _Formats(schema)
+
+    def render(frame):
+        frame = integer_columns_for_output(frame, integer_columns)
+        if fmt == "parquet":
+            return arrow_table(frame, formats.arrow)
+        frame = formats.text(frame)
+        if formats.dialect.trailing_delimiter:
+            frame = frame.assign(**{_AFTER_LAST: ""})
+        return _csv_body(frame, formats.dialect)
+
+    return render
+
+
 def write_chunks(chunks, out, fmt, integer_columns=(), schema=None):
     """Write an iterable of DataFrames to ``out`` (a text stream, or a path written atomically).
 
-    ``integer_columns`` are written as whole numbers even where gaps made them floats.
-    ``schema`` (a :class:`synthvae.schema.Schema`), when given, says how the table is
-    written: CSV cells in each column's written format and the file's layout
-    (delimiter, quoting, line ends; its encoding too when ``out`` is a path), Parquet
-    columns in their Arrow types.
+    ``integer_columns`` are written as whole numbers even where gaps made them floats;
+    ``schema`` says how the table is written (see :func:`renderer`).
     """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:  # nothing to write: an empty file, or nothing on a stream
+        write_rendered([], out, fmt, None, schema)
+        return
+    render = renderer(fmt, integer_columns, schema)
+    header = integer_columns_for_output(first.iloc[:0], integer_columns)
+    write_rendered((render(chunk) for chunk in itertools.chain([first], chunks)), out, fmt, header, schema)
+
+
+def write_rendered(parts, out, fmt, header, schema=None):
+    """Write ``parts``, each made by :func:`renderer`, to ``out`` (a text stream, or a path
+    written atomically), after the CSV header of the empty frame ``header`` (for
+    Parquet, the table's columns when there are no parts; None: no header), laid out
+    as ``schema`` says (its encoding too when ``out`` is a path)."""
     formats = _Formats(schema)
-    chunks = (integer_columns_for_output(chunk, integer_columns) for chunk in chunks)
-    if fmt == "csv":
-        chunks = (formats.text(chunk) for chunk in chunks)
     if isinstance(out, (str, Path)):
         with atomic_path(out) as tmp:
             if fmt == "parquet":
-                _write_parquet(chunks, tmp, formats.arrow)
+                _write_parquet(parts, tmp, header, formats.arrow)
             else:
-                encoding = formats.dialect.encoding
-                with open(tmp, "w", encoding=encoding, errors="replace", newline="") as fh:
-                    _write_csv(chunks, fh, formats.dialect)
+                with open(tmp, "w", encoding=formats.dialect.encoding, errors="replace", newline="") as fh:
+                    _write_csv(parts, fh, header, formats.dialect)
     else:
         try:
-            _write_csv(chunks, out, formats.dialect)
+            _write_csv(parts, out, header, formats.dialect)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -167,14 +203,11 @@ class _Formats:
         self.arrow = {c.name: c.arrow for c in columns if c.arrow is not None}
 
 
-def _write_csv(chunks, fh, dialect=None):
-    dialect = dialect or CsvDialect()
-    for i, chunk in enumerate(chunks):
-        if i == 0:
-            fh.write(_header_text(chunk, dialect))
-        if dialect.trailing_delimiter:
-            chunk = chunk.assign(**{_AFTER_LAST: ""})
-        fh.write(_csv_body(chunk, dialect))
+def _write_csv(parts, fh, header, dialect=None):
+    if header is not None:
+        fh.write(_header_text(header, dialect or CsvDialect()))
+    for text in parts:
+        fh.write(text)
     fh.flush()
 
 
@@ -196,31 +229,36 @@ def _header_text(frame, dialect):
 
 # Written as numbers, text or True/False by Arrow's CSV writer, several times faster
 # than pandas' (which formats every cell in Python). Other dtypes go through pandas.
-_ARROW_KINDS = set("iufbOTU")
+_ARROW_KINDS = set("iufbOT")
+# A cell holding one of these, or the delimiter, would need quotes, which Arrow's
+# writer puts around every text cell or none: such chunks go through pandas, which
+# quotes only them.
+_QUOTE_BYTES = tuple(c.encode() for c in '"\r\n')
+# Whole floats below this size are written by Arrow as plain digits (``38``).
+_PLAIN_WHOLE = 1e15
 
 
 def _csv_body(frame, dialect=None):
     """``frame``'s rows as CSV text without a header, as :func:`frame_to_csv_text` reads
-    them back: same values, same dtypes (floats keep their ``.0``), empty missing cells."""
+    them back: same values, same dtypes (floats keep their ``.0``), empty missing cells;
+    laid out as ``dialect`` says when one is given."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    dialect = dialect or CsvDialect()
     if not all(_dtype_kind(frame[name]) in _ARROW_KINDS for name in frame.columns):
         return frame_to_csv_text(frame, header=False, dialect=dialect)
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
         return frame_to_csv_text(frame, header=False, dialect=dialect)
-    # A cell holding one of these needs quotes, which Arrow's writer puts around
-    # every text cell or none: such chunks go through pandas, which quotes only them.
-    needs_quotes = ('"' + "\r\n" + dialect.delimiter).encode()
+    layout = dialect or CsvDialect()
+    quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
     columns = []
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if not dialect.quote_all and _holds_any(column, needs_quotes):
+            if not layout.quote_all and _needs_quotes(column, quote_bytes):
                 return frame_to_csv_text(frame, header=False, dialect=dialect)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
@@ -231,33 +269,10 @@ def _csv_body(frame, dialect=None):
         columns.append(column)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])
     sink = pa.BufferOutputStream()
-    options = pacsv.WriteOptions(include_header=False, delimiter=dialect.delimiter, eol=dialect.line_ending,
-                                 quoting_style="all_valid" if dialect.quote_all else "none")
+    options = pacsv.WriteOptions(include_header=False, delimiter=layout.delimiter, eol=layout.line_ending,
+                                 quoting_style="all_valid" if layout.quote_all else "none")
     pacsv.write_csv(table, sink, options)
     return sink.getvalue().to_pybytes().decode("utf-8")
-
-
-def _holds_any(column, characters):
-    """Whether a cell of the Arrow string column ``column`` holds one of the bytes
-    ``characters``: a search of the bytes of its cells, all at once."""
-    for chunk in column.chunks:
-        if not len(chunk):
-            continue
-        offsets = chunk.buffers()[1]
-        width = 8 if _is_large(chunk.type) else 4
-        bounds = np.frombuffer(offsets, dtype=np.int64 if width == 8 else np.int32)
-        start, stop = bounds[chunk.offset], bounds[chunk.offset + len(chunk)]
-        data = chunk.buffers()[2]
-        cells = data.to_pybytes()[start:stop] if data is not None else b""
-        if any(bytes([c]) in cells for c in characters):
-            return True
-    return False
-
-
-def _is_large(arrow_type):
-    import pyarrow as pa
-
-    return pa.types.is_large_string(arrow_type)
 
 
 def _dtype_kind(series):
@@ -269,24 +284,46 @@ def _dtype_kind(series):
     return getattr(dtype, "kind", "?")
 
 
+def _needs_quotes(column, quote_bytes=_QUOTE_BYTES + (b",",)):
+    """Whether a text cell of ``column`` (an Arrow string column) holds a character that
+    needs quotes (``quote_bytes``): a scan of the bytes the cells are stored in, not a
+    match per cell."""
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        # A slice's buffer may hold bytes beyond it: at worst a chunk is sent to pandas.
+        data = data.to_pybytes() if data is not None else b""
+        if any(c in data for c in quote_bytes):
+            return True
+    return False
+
+
 def _float_text(column, pc):
     """Arrow writes the float 38.0 as ``38``, which would read back as an integer
     column; pandas writes ``38.0``. Whole numbers get their ``.0`` back."""
+    import numpy as np
+    import pyarrow as pa
+
     text = pc.cast(column, "string")
-    bare = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
-    return pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
+    values = column.to_numpy()
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.trunc(values) == values)
+        if not (np.abs(values[whole]) < _PLAIN_WHOLE).all():
+            # Huge whole numbers: Arrow may write them with an exponent; read its text.
+            whole = pc.invert(pc.match_substring_regex(text, "[.eEna]"))
+    return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
-def _write_parquet(chunks, path, arrow_types=None):
+def _write_parquet(tables, path, header, arrow_types=None):
     import pyarrow.parquet as pq
 
     writer = None
     try:
-        for chunk in chunks:
-            table = arrow_table(chunk, arrow_types)
+        for table in tables:
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table)
+        if writer is None and header is not None:
+            writer = pq.ParquetWriter(path, arrow_table(header, arrow_types).schema)
     finally:
         if writer is not None:
             writer.close()

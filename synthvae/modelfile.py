@@ -104,6 +104,8 @@ def load_model(path):
     parts, weights = read_model_file(path)
     meta = parts["meta.json"]
     params = dict(meta["params"])
+    # Files written before value protection existed kept every value exactly.
+    params.setdefault("value_protection", False)
     params["hidden"] = tuple(params["hidden"])
     try:
         schema = Schema.from_dict(parts["schema.json"])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthvae.transformers import learned
+
 # Components are made for at least this many rows each, and any that ends up with
 # fewer than MIN_COMPONENT_ROWS is dropped, so no component sits on a single row.
 ROWS_PER_COMPONENT = 50
@@ -51,13 +53,18 @@ class GaussianMixturePrior:
         k = int(max(1, min(self.n_components, len(latents) // ROWS_PER_COMPONENT)))
         labels = KMeans(n_clusters=k, n_init=1, max_iter=20, random_state=self.random_state).fit_predict(latents)
         counts = np.bincount(labels, minlength=k).astype(np.float64)
-        keep = counts >= min(MIN_COMPONENT_ROWS, counts.max())
+        # The learning policy sets the fewest rows a component may rest on.
+        keep = counts >= max(min(MIN_COMPONENT_ROWS, counts.max()), learned.active().min_rows)
+        if not keep.any():
+            keep = counts == counts.max()
         sums = np.stack([np.bincount(labels, weights=col, minlength=k) for col in latents.T], axis=1)
         squares = np.stack([np.bincount(labels, weights=col**2, minlength=k) for col in latents.T], axis=1)
         means = sums[keep] / counts[keep, None]
         variances = np.maximum(squares[keep] / counts[keep, None] - means**2, 0.0)
-        self.weights_ = counts[keep] / counts[keep].sum()
-        self.means_ = means
+        kept_counts = learned.counts(counts[keep])
+        self.weights_ = kept_counts / kept_counts.sum()
+        # Centres stay within the span the policy keeps of the codes.
+        self.means_ = np.clip(means, *learned.bounds_by_column(latents))
         self.stds_ = np.sqrt(variances + VARIANCE_FLOOR)
         return self
 

@@ -66,6 +66,17 @@ _FIGURES = (
      "holdout row.",
      "50 = no closer to training rows than to unseen ones; a verbatim copy of the "
      "training rows scores {copy_ceiling:.0f}."),
+    ("membership_auc", "Membership inference",
+     "ROC AUC of an attack that calls a real row a training row the nearer it lies to a "
+     "synthetic row, on training rows against as many holdout rows.",
+     "0.5 = the synthetic rows give no signal of who was trained on; 1 = every training row is picked out."),
+    ("singling_out_share", "Singling out",
+     "% of synthetic rows whose nearest training row is closer than half the distance to "
+     "the second nearest: rows that point at one real person.",
+     "Lower; read it against the holdout's share on the next line."),
+    ("holdout_singling_out_share", "Singling out, holdout (baseline)",
+     "The same share for holdout rows, real rows the generator never saw.",
+     "A baseline to read the line above against."),
     ("exact_copy_rate", "Exact copies",
      "% of synthetic rows identical to some training row.",
      "Near the holdout's rate on the next line (duplicates real data has by chance)."),
@@ -168,7 +179,7 @@ def render_report(result, details, title=None):
                 if result["n_rows_holdout"] is not None else "")
              + f". {len(details['columns'])} columns compared")
     if result["skipped_columns"]:
-        intro += f"; left out as constant or identifier: {', '.join(result['skipped_columns'])}"
+        intro += f"; left out as constant, identifier or personal: {', '.join(result['skipped_columns'])}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

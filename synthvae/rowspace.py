@@ -18,9 +18,9 @@ import pandas as pd
 from synthvae.datetimes import to_seconds
 
 NA_LEVEL = "<NA>"
-# Constant columns say nothing about a row, and identifiers are regenerated, so that
-# comparing them would make every row look new.
-SKIPPED_KINDS = ("constant", "identifier")
+# Constant columns say nothing about a row, and identifiers and personal columns are
+# regenerated, so that comparing them would make every row look new.
+SKIPPED_KINDS = ("constant", "identifier", "personal")
 CATEGORICAL_KINDS = ("categorical", "boolean")
 # Categorical columns with more levels than this are compared code by code in the
 # distance computation instead of being one-hot encoded (the distances are the same).

@@ -60,12 +60,12 @@ class Sampler:
         return cls.from_fitted(*load_model(path))
 
     def sample(self, n, random_state=None, argmax=False, shard=None, conditions=None, where=None,
-               reject_copies=None):
+               reject_copies=None, threads=None):
         """``n`` rows (or one shard of them) as one DataFrame; see :meth:`synthvae.SynthVAE.sample`."""
         import pandas as pd
 
         rows = self.iter_sample(n, random_state=random_state, argmax=argmax, shard=shard, conditions=conditions,
-                                where=where, reject_copies=reject_copies)
+                                where=where, reject_copies=reject_copies, threads=threads)
         before = rows.guard.replaced_ if rows.guard is not None else 0
         frames = list(rows)
         if not frames:
@@ -79,8 +79,14 @@ class Sampler:
         return result
 
     def iter_sample(self, n, random_state=None, argmax=False, start=0, stop=None, shard=None, conditions=None,
-                    where=None, reject_copies=None):
-        """Yield the rows of ``sample(n)`` chunk by chunk; see :meth:`synthvae.SynthVAE.iter_sample`."""
+                    where=None, reject_copies=None, threads=None, render=None):
+        """Yield the rows of ``sample(n)`` chunk by chunk; see :meth:`synthvae.SynthVAE.iter_sample`.
+
+        ``threads``: threads making chunks (default: one per core); the rows are the
+        same for any number. ``render``: a function applied to each chunk's rows on the
+        thread that made them (see :func:`synthvae.io.renderer`), whose results are
+        yielded instead of the rows.
+        """
         from synthvae.backend import resolve_seed
         from synthvae.generation import Generator
 
@@ -99,7 +105,8 @@ class Sampler:
         generator = Generator(self.decoder, self.prior, self.transformer, self.sigma, self.calibration)
         conditional = self._conditional(generator, conditions, where, argmax, seed)
         guard = self._copy_guard(reject_copies)
-        chunks = generator.chunks(start, stop, seed, argmax=argmax, conditional=conditional, guard=guard)
+        chunks = generator.chunks(start, stop, seed, argmax=argmax, conditional=conditional, guard=guard,
+                                  render=render, threads=threads)
         return Rows(chunks, guard)
 
     def _conditional(self, generator, conditions, where, argmax, seed):

@@ -19,8 +19,9 @@ import pandas as pd
 
 from synthvae import datetimes
 from synthvae.errors import DataError
+from synthvae.personal_kinds import personal_kind
 
-KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier")
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constant", "identifier", "personal")
 
 # A numeric column with at most this many distinct values is modelled as categorical:
 # a softmax keeps exact relations (education <-> education-num) that a regression
@@ -70,6 +71,10 @@ class ColumnSpec:
         For categorical and boolean columns, optional: the values the column may take
         (never inferred; a schema file may list them, and data with another value is
         refused).
+    personal : str or None
+        For personal columns (mostly unique text: names, e-mail addresses, phone
+        numbers, free text, regenerated and never learned): which of
+        :data:`synthvae.personal_kinds.PERSONAL_KINDS` they hold.
     written : dict or None
         How the column is written as CSV text (missing cell, decimals, boolean
         spellings...), learned from the file: see :mod:`synthvae.formats`. None: as
@@ -88,6 +93,7 @@ class ColumnSpec:
     suffix: str = ""
     width: int = 0
     levels: list | None = None
+    personal: str | None = None
     written: dict | None = None
     arrow: str | None = None
 
@@ -101,6 +107,8 @@ class ColumnSpec:
             out.update(prefix=self.prefix, suffix=self.suffix, width=self.width)
         if self.levels is not None:
             out["levels"] = [_json_scalar(v) for v in self.levels]
+        if self.kind == "personal":
+            out["personal"] = self.personal or "text"
         if self.written is not None:
             out["written"] = dict(self.written)
         if self.arrow is not None:
@@ -253,7 +261,7 @@ def infer_column(series, name, gaps=False):
     """Infer the :class:`ColumnSpec` of one column.
 
     The order matters: booleans, then dates (text in a date format, or whole numbers
-    written ``yyyymmdd``), then numbers, then text. A column is nullable when a value is
+    written ``yyyymmdd``), then numbers, then text (personal text before identifiers). A column is nullable when a value is
     missing after parsing (an unparseable date is a gap), or when ``gaps`` says the
     whole table, of which ``series`` is a sample, has a gap in it.
     """
@@ -281,6 +289,9 @@ def infer_column(series, name, gaps=False):
     if fmt is not None:
         spec["nullable"] = nullable or bool(np.isnan(datetimes.to_seconds(text, fmt)).any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
+    personal = personal_kind(text)
+    if personal is not None:
+        return ColumnSpec(kind="personal", personal=personal, **spec)
     if n_unique == len(series) and len(series) >= 10 and not _decimal_text(text):
         return _identifier(text, spec)
     return ColumnSpec(kind="categorical", **spec)

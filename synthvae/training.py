@@ -42,7 +42,8 @@ BASE_LEARNING_RATE = 1e-3
 # spent about a sixth of an Adult epoch in Python between steps; the steps and the
 # weights they give are the same either way. Under a tf.distribute strategy Keras'
 # multi-step loop fails ("You must feed a value for placeholder tensor"), so there
-# it is one step per call.
+# it is one step per call. Only TensorFlow compiles the steps together: JAX's trainer
+# loops over them in Python (nothing gained) and PyTorch's refuses more than one.
 STEPS_PER_EXECUTION = 32
 # Rows whose KL divergence the progress line reports.
 PROBE_ROWS = 1024
@@ -142,7 +143,7 @@ def train(build, train_rows, valid, *, epochs, plan, patience, verbose, probe, s
     with distribute.training_scope(strategy, precision), contextlib.redirect_stdout(io.StringIO()):
         network = build()
         network.compile(optimizer=keras.optimizers.Adam(plan.learning_rate),
-                        steps_per_execution=1 if strategy is not None else STEPS_PER_EXECUTION)
+                        steps_per_execution=_steps_per_execution(strategy))
         fitted = network.fit(
             train_rows,
             batch_size=plan.batch_size if in_memory else None,
@@ -158,6 +159,12 @@ def train(build, train_rows, valid, *, epochs, plan, patience, verbose, probe, s
         network.set_weights(trained.get_weights())
     sigma = keras.ops.convert_to_numpy(network.get_layer("reconstruction").sigma())
     return Trained(network, np.asarray(sigma, dtype=np.float32), history)
+
+
+def _steps_per_execution(strategy):
+    if strategy is None and keras.backend.backend() == "tensorflow":
+        return STEPS_PER_EXECUTION
+    return 1
 
 
 def check_converged(trained, frame, schema, plan):

@@ -152,7 +152,7 @@ def _table(n=300, seed=0):
     quarter = start + pd.to_timedelta(rng.integers(0, 6000, n) * 15, unit="min")
     unique = start + pd.to_timedelta(rng.permutation(100 * n)[:n] * 60, unit="min")
     return pd.DataFrame({
-        "zip code": [f"{z:05d}" for z in rng.integers(1000, 99999, n)],
+        "zip code": [f"{z:05d}" for z in rng.choice(rng.integers(1000, 99999, 12), n)],
         "hours": rng.choice(["40", "35", "?"], n),
         "amount": [f"{x:.2f}" for x in rng.lognormal(15, 2, n)],
         "member": rng.choice(["true", "false"], n),

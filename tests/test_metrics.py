@@ -310,7 +310,8 @@ def test_result_is_json_and_report_is_aligned():
     lines = text.splitlines()
     assert lines[0].startswith("metric")
     keys = ["column_shape_error", "pair_trend_error", "pair_trend_error_strong", "ml_efficacy_real",
-            "ml_efficacy_synth", "detection_auc", "dcr_share", "rules_broken", "exact_copy_rate", "holdout_copy_rate"]
+            "ml_efficacy_synth", "detection_auc", "dcr_share", "membership_auc", "singling_out_share",
+            "holdout_singling_out_share", "rules_broken", "exact_copy_rate", "holdout_copy_rate"]
     assert [line.split()[0] for line in lines[1:]] == keys
     # Values are right-aligned in one column.
     ends = {line.index(line.split()[1]) + len(line.split()[1]) for line in lines[1:]}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import REPO
@@ -93,11 +94,30 @@ def test_samples_where_tensorflow_and_keras_are_not_installed(model_path):
 
 def test_rows_do_not_depend_on_the_thread_count(model_path):
     outputs = [
-        _sample(["sample", "20000", "-m", model_path, "--seed", "4"],
+        _sample(["sample", "20000", "-m", model_path, "--seed", "4", "--threads", threads],
                 env={"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n})[0]
-        for n in ("1", "2")
+        for n, threads in (("1", "1"), ("2", "3"))
     ]
     assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 20_001
+
+
+@pytest.mark.parametrize("options", [{}, {"where": ["color=red"]}, {"shard": (2, 3)}, {"reject_copies": True}])
+def test_rows_do_not_depend_on_how_many_threads_make_chunks(model_path, mixed_frame, options):
+    """Three chunks (and a part of one), made on one thread or on several at once."""
+    from synthvae.generation import CHUNK_ROWS
+    from synthvae.sampling import Sampler
+
+    sampler = Sampler.load(model_path)
+    if options.get("reject_copies"):
+        options = {"reject_copies": mixed_frame}
+    n = 3 * CHUNK_ROWS + 100
+    one, three = (sampler.sample(n, random_state=5, threads=threads, **options) for threads in (1, 3))
+    pd.testing.assert_frame_equal(one, three)
+    assert len(one) == (n // 3 if "shard" in options else n)
+    if "where" in options:
+        assert (one["color"] == "red").all()
+    if "reject_copies" in options:
+        assert one.attrs["replaced_copies"] == three.attrs["replaced_copies"]
 
 
 def test_estimator_load_and_sample_import_no_keras(model_path):
@@ -120,3 +140,20 @@ def test_inspect_shows_what_the_file_holds(model_path, mixed_frame):
     color = next(c for c in info["columns"] if c["name"] == "color")
     assert set(color["levels"]) == set(mixed_frame["color"].unique())
     assert info["training"]["rows"] == len(mixed_frame) and info["parameters"]["latent_dim"] == 8
+
+
+@pytest.mark.parametrize("levels", [3, 250])
+def test_a_draw_takes_the_first_level_whose_cumulative_weight_reaches_the_uniform(levels):
+    import numpy as np
+
+    from synthvae.generation import draw_levels
+
+    rng = np.random.default_rng(levels)
+    weights = rng.exponential(size=(levels, 4000)).astype(np.float32)
+    weights[rng.random(weights.shape) < 0.3] = 0.0  # empty levels make ties in the cumulative weights
+    codes = draw_levels(weights.copy(), np.random.default_rng(1))
+    cumulative = np.cumsum(weights, axis=0)
+    u = np.random.default_rng(1).random(weights.shape[1], dtype=np.float32) * cumulative[-1]
+    expected = [np.searchsorted(cumulative[:-1, i], u[i], side="left") for i in range(weights.shape[1])]
+    assert codes.tolist() == expected
+    assert len(set(codes.tolist())) > levels // 2

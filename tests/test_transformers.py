@@ -191,3 +191,17 @@ def test_transformers_answer_conditions_in_their_own_terms(mixed_frame):
 def test_mode_encoding_is_not_monotone_in_one_score(mixed_frame):
     tt = TableTransformer(infer_schema(mixed_frame), encoding="mode").fit(mixed_frame)
     assert tt.column_transformer("income").monotone_span() is None
+
+
+@pytest.mark.parametrize("format", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y %H:%M"])
+def test_dates_are_written_as_strftime_writes_them(format):
+    from synthvae.datetimes import from_seconds
+
+    rng = np.random.default_rng(0)
+    edges = [pd.Timestamp.min.ceil("s"), pd.Timestamp.max.floor("s"), pd.Timestamp(0), pd.Timestamp("1999-12-31 23:59:59")]
+    seconds = np.concatenate([rng.integers(-9 * 10**9, 9 * 10**9, 2000),
+                              [int(t.value // 10**9) for t in edges]]).astype(np.float64)
+    written = from_seconds(seconds, format)
+    assert written.dtype == object
+    expected = [pd.Timestamp(int(s), unit="s").strftime(format) for s in seconds]
+    assert written.tolist() == expected

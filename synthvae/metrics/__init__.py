@@ -32,7 +32,14 @@ from synthvae.metrics.fidelity import (
     tv_distance,
 )
 from synthvae.metrics.inputs import check_inputs
-from synthvae.metrics.privacy import DCR_REFERENCE_ROWS, copy_rate, dcr_share, dcr_sq_distances
+from synthvae.metrics.privacy import (
+    DCR_REFERENCE_ROWS,
+    copy_rate,
+    dcr_share,
+    dcr_sq_distances,
+    membership_auc,
+    singling_out_share,
+)
 from synthvae.metrics.rules import rule_violations
 from synthvae.metrics.utility import detection_auc, ml_efficacy
 from synthvae.rowspace import NA_LEVEL, SKIPPED_KINDS, encode_tables
@@ -58,6 +65,9 @@ _REPORT_LINES = (
     ("ml_efficacy_synth", "model trained on synthetic rows, scored on holdout"),
     ("detection_auc", "classifier telling holdout from synthetic (0.5 = can't)"),
     ("dcr_share", "% of synth rows nearer train than holdout (50 = ideal)"),
+    ("membership_auc", "distance attack telling train from holdout rows (0.5 = no signal)"),
+    ("singling_out_share", "% of synth rows whose nearest real row is < 1/2 as far as the 2nd"),
+    ("holdout_singling_out_share", "same for holdout rows (baseline)"),
     ("rules_broken", "% of synth rows breaking a rule of the real rows"),
     ("exact_copy_rate", "% of synthetic rows that copy a training row"),
     ("holdout_copy_rate", "% of holdout rows equal to a training row (baseline)"),
@@ -104,6 +114,11 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
         ``exact_copy_rate``
             % of synthetic rows identical to some training row in every compared
             column (missing equal to missing).
+        ``singling_out_share``
+            % of synthetic rows that single out a real row: their nearest training
+            row is closer than half the distance to the second nearest (up to
+            10,000 synthetic rows against up to 20,000 training rows); ``None``
+            with fewer than two training rows.
         ``rules_broken``, ``n_rules``
             % of synthetic rows that break at least one of the ``n_rules`` rules
             :func:`synthvae.rules.discover` finds on the real rows (orders such as
@@ -132,6 +147,14 @@ def evaluate(real, synth, holdout=None, target=None, schema=None):
             min(len(real), len(holdout), 20,000) rows; since the training sample
             may hold only part of ``real``, even a verbatim copy of ``real``
             scores 50 + 50 x (sample size / len(real)), e.g. 75 on Adult.
+        ``membership_auc``
+            ROC AUC of a membership-inference attack: each of up to 5,000 training
+            and as many holdout rows is scored by its distance to the nearest
+            synthetic row (nearer: more likely trained on). 0.5 means the synthetic
+            rows give no signal of who was in the training data.
+        ``holdout_singling_out_share``
+            ``singling_out_share`` of holdout rows: how often real rows the generator
+            never saw single out a training row, the baseline to read it against.
         ``holdout_copy_rate``
             % of holdout rows identical to some training row: the baseline of
             duplicates that real data has by chance, to read ``exact_copy_rate``
@@ -227,6 +250,7 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
     result["n_pairs"] = sum(p["score"] is not None for p in pairs)
     result["n_strong_pairs"] = sum(p["score"] is not None and p["strong"] for p in pairs)
     result["exact_copy_rate"] = copy_rate(encoded, columns, "synth")
+    result["singling_out_share"] = singling_out_share(encoded, columns)
     result["rules_broken"], rules = rule_violations(real, synth, kinds)
     result["n_rules"] = len(rules)
 
@@ -236,6 +260,8 @@ def evaluate_with_details(real, synth, holdout=None, target=None, schema=None):
         result["detection_auc"] = detection_auc(encoded, columns)
         d_train, d_hold = dcr_sq_distances(encoded, columns)
         result["dcr_share"] = dcr_share(d_train, d_hold)
+        result["membership_auc"] = membership_auc(encoded, columns)
+        result["holdout_singling_out_share"] = singling_out_share(encoded, columns, "holdout")
         dcr = {"train": np.sqrt(d_train), "holdout": np.sqrt(d_hold)}
     if target is not None:
         result.update(ml_efficacy(encoded, columns, target))

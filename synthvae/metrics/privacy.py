@@ -1,4 +1,5 @@
-"""Privacy figures: synthetic rows that copy a training row, and distances to the closest record.
+"""Privacy figures: synthetic rows that copy a training row, distances to the closest
+record, a membership-inference attack, and synthetic rows that single out a real row.
 
 Rows are compared in the space of :mod:`synthvae.rowspace`: equal when every encoded
 value is (missing equal to missing), near by Euclidean distance.
@@ -15,6 +16,11 @@ from synthvae.rowspace import distance_matrices, n_rows, row_keys
 # an average, which a 10-20k sample estimates closely.
 DCR_SYNTH_ROWS = 10_000
 DCR_REFERENCE_ROWS = 20_000
+# Rows per side of the membership-inference attack (training rows against holdout rows).
+MEMBERSHIP_ROWS = 5_000
+# A synthetic row singles out its nearest real row when that row is closer than this
+# share of the distance to the second nearest.
+SINGLING_OUT_RATIO = 0.5
 # Squared distances closer than this count as a tie: the matrix-product form of the
 # distance leaves round-off of about 1e-14 where the true value is 0.
 TIE_TOLERANCE = 1e-10
@@ -50,15 +56,63 @@ def dcr_share(d_train, d_hold):
     return float(100.0 * share.mean())
 
 
-def _nearest_sq_distance(queries, query_codes, refs, ref_codes, chunk=1024):
-    """Squared distance from each query row to its nearest reference row."""
+def _nearest_sq_distance(queries, query_codes, refs, ref_codes, chunk=1024, count=1):
+    """Squared distance from each query row to its nearest reference row; with
+    ``count`` > 1, to its ``count`` nearest, nearest first (an array of ``count`` columns)."""
     ref_norms = np.einsum("ij,ij->i", refs, refs)
-    out = np.empty(len(queries))
+    out = np.empty((len(queries), count))
     for start in range(0, len(queries), chunk):
         q = queries[start : start + chunk]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] + ref_norms[None, :] - 2.0 * (q @ refs.T)
         qc = query_codes[start : start + chunk]
         for j in range(qc.shape[1]):
             d2 += 2.0 * (qc[:, j][:, None] != ref_codes[:, j][None, :])
-        out[start : start + chunk] = np.maximum(d2.min(axis=1), 0.0)
-    return out
+        if count == 1:
+            out[start : start + chunk, 0] = np.maximum(d2.min(axis=1), 0.0)
+        else:
+            nearest = np.partition(d2, count - 1, axis=1)[:, :count]
+            out[start : start + chunk] = np.maximum(np.sort(nearest, axis=1), 0.0)
+    return out[:, 0] if count == 1 else out
+
+
+def membership_auc(encoded, columns):
+    """ROC AUC of a distance attack on membership: a real row is guessed to be a
+    training row the nearer it lies to a synthetic row. Up to ``MEMBERSHIP_ROWS``
+    training rows and as many holdout rows are scored against up to
+    ``DCR_REFERENCE_ROWS`` synthetic rows; 0.5 means the synthetic rows tell nothing
+    of who was trained on, 1 that every training row can be picked out."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(SEED + 1)
+    n_side = min(n_rows(encoded, "real"), n_rows(encoded, "holdout"), MEMBERSHIP_ROWS)
+    picks = {
+        "synth": sample_rows(rng, n_rows(encoded, "synth"), DCR_REFERENCE_ROWS),
+        "real": sample_rows(rng, n_rows(encoded, "real"), n_side),
+        "holdout": sample_rows(rng, n_rows(encoded, "holdout"), n_side),
+    }
+    dense, codes = distance_matrices(encoded, columns, picks)
+    with single_threaded():
+        d_train = _nearest_sq_distance(dense["real"], codes["real"], dense["synth"], codes["synth"])
+        d_hold = _nearest_sq_distance(dense["holdout"], codes["holdout"], dense["synth"], codes["synth"])
+    members = np.concatenate([np.ones(len(d_train)), np.zeros(len(d_hold))])
+    return float(roc_auc_score(members, -np.concatenate([d_train, d_hold])))
+
+
+def singling_out_share(encoded, columns, table="synth"):
+    """% of the rows of ``table`` that single out a real row: their nearest real row is
+    closer than ``SINGLING_OUT_RATIO`` times the distance to the second nearest (a row
+    that copies a training row found twice singles out no one). Up to ``DCR_SYNTH_ROWS``
+    rows against up to ``DCR_REFERENCE_ROWS`` training rows; ``table="holdout"`` gives
+    the baseline of real rows the generator never saw."""
+    rng = np.random.default_rng(SEED + 2)
+    picks = {
+        table: sample_rows(rng, n_rows(encoded, table), DCR_SYNTH_ROWS),
+        "real": sample_rows(rng, n_rows(encoded, "real"), DCR_REFERENCE_ROWS),
+    }
+    if len(picks["real"]) < 2:
+        return None
+    dense, codes = distance_matrices(encoded, columns, picks)
+    with single_threaded():
+        nearest = _nearest_sq_distance(dense[table], codes[table], dense["real"], codes["real"], count=2)
+    singled = nearest[:, 0] < SINGLING_OUT_RATIO**2 * nearest[:, 1] - TIE_TOLERANCE
+    return float(100.0 * singled.mean())

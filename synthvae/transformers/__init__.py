@@ -28,6 +28,7 @@ from synthvae.transformers.numeric import (
     NumericTransformer,
     QuantileEncoder,
 )
+from synthvae.transformers.personal import PersonalTransformer
 from synthvae.transformers.table import TableTransformer, transformer_for
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "MissingIndicator",
     "ModeEncoder",
     "NumericTransformer",
+    "PersonalTransformer",
     "QuantileEncoder",
     "Span",
     "TableTransformer",

@@ -69,8 +69,8 @@ class CategoricalTransformer(LevelColumn):
 
     A missing value is a level of its own, so missingness is learned jointly with the
     rest of the row. Levels beyond ``max_levels`` are pooled into one rare level, the
-    last slot of the group; a value it has not seen is encoded there too, never as a
-    known level.
+    last slot of the group; a value it has not seen, or one the learning policy
+    withheld (see :mod:`.learned`), is encoded there too, never as a known level.
 
     ``unseen_slot``: keep that last slot even when nothing is pooled, for a column
     learned from a sample of a table whose other rows may hold values the sample lacks
@@ -85,12 +85,18 @@ class CategoricalTransformer(LevelColumn):
 
     @property
     def spans(self):
-        return (("softmax", len(self.levels_) + (1 if self.pooled_ or self.unseen_slot else 0)),)
+        return (("softmax", len(self.levels_) + (1 if self.pooled_ or self.spare_slot_ else 0)),)
 
     def fit(self, series):
-        self.levels_, self.pooled_, self.pooled_weights_ = learned.levels(series, self.max_levels)
+        self.levels_, self.pooled_, self.pooled_weights_, withheld = learned.levels(series, self.max_levels)
         if self.missing_level and None not in self.levels_ + self.pooled_:
             self.levels_.append(None)
+        if not self.levels_:
+            # Every value withheld: the rows are written as gaps, never as a value.
+            self.levels_ = [None]
+        # Withheld values' rows are encoded in the last slot and written as kept values
+        # (a pooled one where there are, else the row's most likely level).
+        self.spare_slot_ = self.unseen_slot or withheld
         return self
 
     def _codes(self, series):
@@ -124,13 +130,14 @@ class CategoricalTransformer(LevelColumn):
 
     def get_state(self):
         state = {"levels": self.levels_, "pooled": self.pooled_, "pooled_weights": self.pooled_weights_}
-        if self.unseen_slot:
+        if self.spare_slot_:
             state["unseen_slot"] = True
         return state
 
     @classmethod
     def from_state(cls, state):
         self = cls(unseen_slot=bool(state.get("unseen_slot", False)))
+        self.spare_slot_ = self.unseen_slot
         self.levels_ = list(state["levels"])
         self.pooled_ = list(state["pooled"])
         self.pooled_weights_ = list(state["pooled_weights"])

@@ -3,16 +3,30 @@
 Every fact a transformer stores about the data is computed here and nowhere else:
 category levels and their shares (the rare levels beyond a limit pooled, with their
 weights), quantile tables, value ranges and decimals, mixture modes, the lookup tables
-of derived columns, the time unit of dates and where running numbers go on.
+of derived columns, the time unit of dates, where running numbers go on, and the look
+of personal columns. The latent prior and the calibration, fitted after training, keep
+their counts and extremes through the same functions (:func:`counts`, :func:`bounded`).
 
-Today each fact is kept exactly as the data shows it. This module is where a policy
-will decide how each is kept instead, without the transformers changing: value
-protection (only levels that enough rows share, clipped extremes) or differential
-privacy (noisy counts, ranges and quantiles).
+How each fact is kept is decided here too, by one :class:`Policy`, so the transformers
+never change with it:
+
+- ``"exact"``: as the data shows it;
+- ``"protected"`` (the default of a fit): nothing that fewer than ``k`` training rows
+  share is kept. A level seen in fewer than ``k`` rows is withheld (its rows are
+  generated as a common level); stored counts are rounded to multiples of ``k``;
+  ranges, clipping bounds and quantile tables end at the ``k``-th smallest and
+  ``k``-th largest value, and quantile tables are coarser than the data.
+
+A differentially private mode (noisy counts, ranges and quantiles) would be a third
+mode of the same policy. The policy in force is set around a whole fit with
+:func:`applied`; fitting outside it keeps every fact exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import warnings
 
 import numpy as np
@@ -29,6 +43,86 @@ QUANTILES = 10_000
 # Mixture components below this weight are dropped as noise.
 _MIN_MODE_WEIGHT = 0.005
 
+EXACT = "exact"
+PROTECTED = "protected"
+MODES = (EXACT, PROTECTED)
+# The fewest training rows a kept fact may rest on under value protection.
+RARE_ROWS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """How learned facts are kept: ``mode`` one of ``MODES``; ``k`` the fewest rows a
+    level, an extreme or a count may rest on when protected."""
+
+    mode: str = EXACT
+    k: int = RARE_ROWS
+
+    @property
+    def protected(self):
+        return self.mode == PROTECTED
+
+    @property
+    def min_rows(self):
+        """The fewest rows a kept level or group rests on (1 when exact)."""
+        return self.k if self.protected else 1
+
+
+_ACTIVE = contextvars.ContextVar("synthvae_learning_policy", default=Policy())
+
+
+@contextlib.contextmanager
+def applied(policy):
+    """Keep every fact learned inside this block by ``policy``."""
+    token = _ACTIVE.set(policy)
+    try:
+        yield policy
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active():
+    """The :class:`Policy` in force."""
+    return _ACTIVE.get()
+
+
+def bounds(values):
+    """(low, high) that kept numbers may span: the smallest and largest of ``values``
+    when exact, the ``k``-th smallest and ``k``-th largest when protected."""
+    values = np.asarray(values, dtype=np.float64)
+    k = min(active().min_rows, len(values))
+    if k <= 1:
+        return float(values.min()), float(values.max())
+    low = float(np.partition(values, k - 1)[k - 1])
+    high = float(-np.partition(-values, k - 1)[k - 1])
+    return min(low, high), max(low, high)
+
+
+def bounds_by_column(values):
+    """(lows, highs): :func:`bounds` of each column of the 2-d array ``values``."""
+    limits = np.array([bounds(column) for column in np.asarray(values, dtype=np.float64).T]).reshape(-1, 2)
+    return limits[:, 0], limits[:, 1]
+
+
+def bounded(values):
+    """``values`` clipped to :func:`bounds`, column by column for a 2-d array."""
+    values = np.asarray(values, dtype=np.float64)
+    if not active().protected or not len(values):
+        return values
+    if values.ndim == 1:
+        return np.clip(values, *bounds(values))
+    return np.clip(values, *bounds_by_column(values))
+
+
+def counts(values):
+    """Row counts as kept: rounded to the nearest multiple of ``k`` (at least ``k``)
+    when protected, so no one row can be told apart by a count."""
+    values = np.asarray(values, dtype=np.float64)
+    if not active().protected:
+        return values
+    k = active().k
+    return np.where(values > 0, np.maximum(np.round(values / k), 1) * k, 0.0)
+
 
 def _subsample(values, rng, size=FIT_SUBSAMPLE):
     if len(values) <= size:
@@ -38,27 +132,34 @@ def _subsample(values, rng, size=FIT_SUBSAMPLE):
 
 def levels(series, max_levels):
     """The ``max_levels`` most frequent values of ``series`` (missing is one value),
-    the rest pooled, and the pooled values' shares of the pool.
+    the rest pooled, and the pooled values' shares of the pool. Under protection a
+    value seen in fewer than ``k`` rows is neither (missing always counts as a level).
 
     Returns
     -------
     levels, pooled : list
         Plain values, most frequent first; None stands for missing.
     pooled_weights : list of float
+    withheld : bool
+        Whether values were withheld: their rows must be written as kept levels.
     """
     # One missing marker: pandas 2 counts None and NaN as two values (a table read
     # from CSV and Parquet parts has both), which would make two missing levels.
     series = series.astype(object).where(series.notna(), np.nan)
-    counts = series.value_counts(dropna=False, sort=True)
-    keep = counts.iloc[:max_levels]
-    rest = counts.iloc[max_levels:]
-    weights = (rest.to_numpy() / rest.sum()).tolist() if len(rest) else []
-    return [plain(v) for v in keep.index], [plain(v) for v in rest.index], weights
+    value_counts = series.value_counts(dropna=False, sort=True)
+    enough = (value_counts.to_numpy() >= active().min_rows) | value_counts.index.isna()
+    withheld = not enough.all()
+    value_counts = value_counts[enough]
+    keep = value_counts.iloc[:max_levels]
+    rest = value_counts.iloc[max_levels:]
+    rest_counts = counts(rest.to_numpy())
+    weights = (rest_counts / rest_counts.sum()).tolist() if len(rest) else []
+    return [plain(v) for v in keep.index], [plain(v) for v in rest.index], weights, withheld
 
 
 def value_range(values):
-    """(smallest, largest) of the numbers ``values``."""
-    return float(values.min()), float(values.max())
+    """(smallest, largest) of the numbers ``values`` (see :func:`bounds`)."""
+    return bounds(values)
 
 
 def decimals(values, limit=6):
@@ -79,16 +180,19 @@ def decimals(values, limit=6):
 
 
 def quantiles(values, random_state):
-    """The quantile table of the numbers ``values``: up to ``QUANTILES`` values, in order."""
+    """The quantile table of the numbers ``values``: up to ``QUANTILES`` values, in order.
+
+    Under protection the values are first clipped to :func:`bounds`, and the table has
+    at most one quantile per ``k`` values, so it never lists every value of a column."""
     from sklearn.preprocessing import QuantileTransformer  # fitting only: sampling needs no scikit-learn
 
     rng = np.random.default_rng(random_state)
+    values = bounded(values)
     # The extremes join the subsample so every training value lies inside the
     # quantile table, where the mapping is exactly invertible.
     sample = np.concatenate([_subsample(values, rng), [values.min(), values.max()]]).reshape(-1, 1)
-    fitted = QuantileTransformer(
-        n_quantiles=min(QUANTILES, len(sample)), output_distribution="normal", subsample=None
-    ).fit(sample)
+    n_quantiles = min(QUANTILES, max(2, len(sample) // active().min_rows))
+    fitted = QuantileTransformer(n_quantiles=n_quantiles, output_distribution="normal", subsample=None).fit(sample)
     return fitted.quantiles_[:, 0]
 
 
@@ -104,7 +208,7 @@ def mixture(values, max_modes, random_state):
     from sklearn.mixture import BayesianGaussianMixture
 
     rng = np.random.default_rng(random_state)
-    sample = _subsample(values, rng, size=5000).reshape(-1, 1)
+    sample = bounded(_subsample(values, rng, size=5000)).reshape(-1, 1)
     n_modes = int(min(max_modes, len(np.unique(sample))))
     with warnings.catch_warnings():
         # A mixture that has not fully converged still gives usable modes.
@@ -124,8 +228,11 @@ def mixture(values, max_modes, random_state):
 
 def lookup(target, source):
     """The value of ``target`` for each value of ``source`` (the first row's, in row
-    order), as [source value, target value] pairs; None stands for missing."""
+    order), as [source value, target value] pairs; None stands for missing. Under
+    protection, source values seen in fewer than ``k`` rows are left out."""
     pairs = pd.DataFrame({"a": source.map(level_key), "b": target.map(plain)})
+    rows = pairs["a"].map(pairs["a"].value_counts())
+    pairs = pairs[(rows >= active().min_rows) | (pairs["a"] == MISSING_KEY)]
     first = pairs.drop_duplicates("a")
     return [[plain(a) if a != MISSING_KEY else None, b] for a, b in zip(first["a"], first["b"])]
 
@@ -141,7 +248,12 @@ def time_unit(seconds):
 
 
 def next_number(keys, prefix="", suffix=""):
-    """The number after the largest running number in the keys ``keys`` (1 when they hold none)."""
+    """The number after the largest running number in the keys ``keys`` (1 when they
+    hold none): for keys stored as numbers of any dtype (``1000.0``), the first whole
+    number past the largest."""
+    if pd.api.types.is_numeric_dtype(keys.dtype) and not pd.api.types.is_bool_dtype(keys.dtype):
+        numbers = pd.to_numeric(keys, errors="coerce").dropna()
+        return int(np.floor(numbers.max())) + 1 if len(numbers) else 1
     text = keys.astype(str)
     if not (prefix or suffix or text.str.fullmatch(r"\d+").all()):
         return 1
@@ -150,3 +262,35 @@ def next_number(keys, prefix="", suffix=""):
         digits = digits.str.slice(0, -len(suffix))
     numbers = pd.to_numeric(digits, errors="coerce")
     return int(numbers.max()) + 1 if numbers.notna().any() else 1
+
+
+def shares(series, max_values):
+    """The ``max_values`` most frequent values of ``series`` (no gaps) that enough rows
+    share, and their shares, from counts as :func:`counts` keeps them."""
+    value_counts = series.value_counts(sort=True)
+    value_counts = value_counts[value_counts.to_numpy() >= active().min_rows].iloc[:max_values]
+    kept = counts(value_counts.to_numpy())
+    weights = (kept / kept.sum()).tolist() if len(kept) else []
+    return [plain(v) for v in value_counts.index], weights
+
+
+def missing_share(series):
+    """The share of gaps in ``series``, from counts as :func:`counts` keeps them."""
+    missing, present = counts([int(series.isna().sum()), int(series.notna().sum())])
+    return float(missing / (missing + present)) if missing + present else 0.0
+
+
+def text_shapes(series, max_values=200):
+    """What a personal column's values look like, never what they are: their
+    character patterns (``Aa9``: an upper-case letter, a lower-case letter, a digit;
+    anything else as it is), their word counts and, for e-mail addresses, their
+    domains, each with its share; under protection only those that ``k`` rows share."""
+    text = series.dropna().astype(str).str.strip()
+    patterns = text.str.replace(r"[A-Z]", "A", regex=True).str.replace(r"[a-z]", "a", regex=True)
+    patterns = patterns.str.replace(r"\d", "9", regex=True)
+    words = text.str.split().str.len()
+    domains = text.str.extract(r"@(.+)$")[0].dropna().str.lower()
+    shapes = {"missing_share": missing_share(series)}
+    for name, values in (("patterns", patterns), ("words", words), ("domains", domains)):
+        shapes[name], shapes[name[:-1] + "_weights"] = shares(values, max_values)
+    return shapes

@@ -11,12 +11,14 @@ from synthvae.transformers.base import Span, plain
 from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
+from synthvae.transformers.personal import PersonalTransformer
 
 # The transformer classes a model file may name, by the names it stores.
 TYPES = {
     cls.__name__: cls
     for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
-                MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer)
+                MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer,
+                PersonalTransformer)
 }
 
 
@@ -35,6 +37,8 @@ def transformer_for(spec: ColumnSpec, encoding="quantile", random_state=0, sampl
         return ConstantTransformer(spec.value)
     elif spec.kind == "identifier":
         return IdentifierTransformer(spec.prefix, spec.suffix, spec.width)
+    elif spec.kind == "personal":
+        return PersonalTransformer(spec.personal or "text")
     else:
         raise DataError(f"column {spec.name!r} has unknown kind {spec.kind!r}")
     return MissingIndicator(inner) if spec.nullable else inner
