@@ -277,6 +277,10 @@ def _interrupt_sticks():
 def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies, threads):
     """Write N new rows (CSV with a header) to stdout or --output.
 
+    Each column is written as the training file wrote it (its missing cell, decimals,
+    spellings, date format: the schema's written formats), in the file's layout; a
+    .parquet output keeps the training file's Arrow types.
+
     Rows are made and written in chunks, so any N runs in bounded memory.
     With --where every row satisfies every condition: a condition text that cannot
     be read is a usage error (exit 2); one the model says can never hold (unknown
@@ -324,9 +328,9 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     integer_columns = _integer_columns(model)
     parts = model.iter_sample(count, random_state=seed, argmax=argmax, start=0, stop=count, shard=shard,
                               where=list(where), reject_copies=guard, threads=threads,
-                              render=renderer(fmt, integer_columns))
+                              render=renderer(fmt, integer_columns, model.schema))
     header = integer_columns_for_output(model.sample(0), integer_columns)
-    write_rendered(parts, output if output is not None else sys.stdout, fmt, header)
+    write_rendered(parts, output if output is not None else sys.stdout, fmt, header, model.schema)
     if guard is not None:
         click.echo(guard.message(), err=True)
 

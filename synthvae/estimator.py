@@ -467,7 +467,8 @@ def _schema_for(data, schema):
     if schema is None:
         return infer_schema(data)
     if isinstance(schema, dict):
-        return Schema.from_dict(schema)
+        schema = Schema.from_dict(schema)
     if not isinstance(schema, Schema):
         raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
-    return schema
+    # A schema file without written formats (or an older one) takes them from the data.
+    return schema.with_formats(data)

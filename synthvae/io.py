@@ -10,7 +10,9 @@ never leaves a half-written file and never destroys the previous one.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import itertools
 import os
 import tempfile
@@ -19,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvae.errors import DataError, UsageError
+from synthvae.formats import CsvDialect, TextFormatter, arrow_table
 from synthvae.reader import NA_TOKENS, check_finite, open_table  # noqa: F401  (NA_TOKENS: part of this module's API)
 
 
@@ -94,16 +97,21 @@ def write_error(path, exc):
     return DataError(f"cannot write {path}: {cause}; nothing was written there")
 
 
-def frame_to_csv_text(frame, header):
-    """Render ``frame`` as CSV text (``\\n`` line ends, empty cells for missing values)."""
-    return frame.to_csv(index=False, header=header, lineterminator="\n", na_rep="")
+def frame_to_csv_text(frame, header, dialect=None):
+    """Render ``frame`` as CSV text (by default ``\\n`` line ends, empty cells for missing
+    values; else as ``dialect``, a :class:`synthvae.formats.CsvDialect`, lays it out)."""
+    if dialect is None:
+        return frame.to_csv(index=False, header=header, lineterminator="\n", na_rep="")
+    quoting = csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL
+    return frame.to_csv(index=False, header=header, lineterminator=dialect.line_ending, na_rep="",
+                        sep=dialect.delimiter, quoting=quoting)
 
 
 def integer_columns_for_output(frame, integer_columns):
     """Give whole-number float columns a nullable integer dtype so CSV shows ``3``, not ``3.0``."""
     out = frame
     for name in integer_columns:
-        if out[name].dtype.kind == "f":
+        if name in out.columns and out[name].dtype.kind == "f":
             if out is frame:
                 out = frame.copy()
             out[name] = out[name].astype("Int64")
@@ -117,57 +125,65 @@ def output_format(path):
     return "csv"
 
 
-def renderer(fmt, integer_columns=()):
+def renderer(fmt, integer_columns=(), schema=None):
     """The function that turns one chunk of decoded rows into what is written: its CSV
     text without a header (``fmt="csv"``), or an Arrow table (``"parquet"``).
 
     This is the one place where a frame becomes output, and it runs on the threads that
     make the rows (see :meth:`synthvae.sampling.Sampler.iter_sample`), so that the
     formatting of several chunks proceeds at once. ``integer_columns`` are written as
-    whole numbers even where gaps made them floats.
+    whole numbers even where gaps made them floats. ``schema`` (a
+    :class:`synthvae.schema.Schema`), when given, says how the table is written: CSV
+    cells in each column's written format and the file's layout (delimiter, quoting,
+    line ends), Parquet columns in their Arrow types.
     """
     integer_columns = tuple(integer_columns)
+    formats = _Formats(schema)
 
     def render(frame):
         frame = integer_columns_for_output(frame, integer_columns)
         if fmt == "parquet":
-            import pyarrow as pa
-
-            return pa.Table.from_pandas(frame, preserve_index=False)
-        return _csv_body(frame)
+            return arrow_table(frame, formats.arrow)
+        frame = formats.text(frame)
+        if formats.dialect.trailing_delimiter:
+            frame = frame.assign(**{_AFTER_LAST: ""})
+        return _csv_body(frame, formats.dialect)
 
     return render
 
 
-def write_chunks(chunks, out, fmt, integer_columns=()):
+def write_chunks(chunks, out, fmt, integer_columns=(), schema=None):
     """Write an iterable of DataFrames to ``out`` (a text stream, or a path written atomically).
 
-    ``integer_columns`` are written as whole numbers even where gaps made them floats.
+    ``integer_columns`` are written as whole numbers even where gaps made them floats;
+    ``schema`` says how the table is written (see :func:`renderer`).
     """
     chunks = iter(chunks)
     first = next(chunks, None)
     if first is None:  # nothing to write: an empty file, or nothing on a stream
-        write_rendered([], out, fmt, None)
+        write_rendered([], out, fmt, None, schema)
         return
-    render = renderer(fmt, integer_columns)
+    render = renderer(fmt, integer_columns, schema)
     header = integer_columns_for_output(first.iloc[:0], integer_columns)
-    write_rendered((render(chunk) for chunk in itertools.chain([first], chunks)), out, fmt, header)
+    write_rendered((render(chunk) for chunk in itertools.chain([first], chunks)), out, fmt, header, schema)
 
 
-def write_rendered(parts, out, fmt, header):
+def write_rendered(parts, out, fmt, header, schema=None):
     """Write ``parts``, each made by :func:`renderer`, to ``out`` (a text stream, or a path
     written atomically), after the CSV header of the empty frame ``header`` (for
-    Parquet, the table's columns when there are no parts; None: no header)."""
+    Parquet, the table's columns when there are no parts; None: no header), laid out
+    as ``schema`` says (its encoding too when ``out`` is a path)."""
+    formats = _Formats(schema)
     if isinstance(out, (str, Path)):
         with atomic_path(out) as tmp:
             if fmt == "parquet":
-                _write_parquet(parts, tmp, header)
+                _write_parquet(parts, tmp, header, formats.arrow)
             else:
-                with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    _write_csv(parts, fh, header)
+                with open(tmp, "w", encoding=formats.dialect.encoding, errors="replace", newline="") as fh:
+                    _write_csv(parts, fh, header, formats.dialect)
     else:
         try:
-            _write_csv(parts, out, header)
+            _write_csv(parts, out, header, formats.dialect)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -176,54 +192,86 @@ def write_rendered(parts, out, fmt, header):
                               exc) from None
 
 
-def _write_csv(parts, fh, header):
+class _Formats:
+    """What a schema says about writing a table: a text formatter, the CSV layout and
+    the Arrow types."""
+
+    def __init__(self, schema):
+        columns = schema.columns if schema is not None else []
+        self.text = TextFormatter({c.name: c.written for c in columns if c.written is not None})
+        self.dialect = CsvDialect.from_dict(schema.csv if schema is not None else None)
+        self.arrow = {c.name: c.arrow for c in columns if c.arrow is not None}
+
+
+def _write_csv(parts, fh, header, dialect=None):
     if header is not None:
-        fh.write(frame_to_csv_text(header, header=True))
+        fh.write(_header_text(header, dialect or CsvDialect()))
     for text in parts:
         fh.write(text)
     fh.flush()
 
 
+# The empty cell after a trailing delimiter, as a column while rows are written.
+_AFTER_LAST = "\x00<after the last delimiter>"
+
+
+def _header_text(frame, dialect):
+    """The header line: as pandas writes it, or, for a file whose header has empty names
+    or a trailing delimiter, as the file had it."""
+    if not dialect.unnamed and not dialect.header_trailing_delimiter:
+        return frame_to_csv_text(frame.iloc[:0], header=True, dialect=dialect)
+    text = io.StringIO()
+    quoting = csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL
+    csv.writer(text, delimiter=dialect.delimiter, lineterminator=dialect.line_ending,
+               quoting=quoting).writerow(dialect.header(frame.columns))
+    return text.getvalue()
+
+
 # Written as numbers, text or True/False by Arrow's CSV writer, several times faster
 # than pandas' (which formats every cell in Python). Other dtypes go through pandas.
 _ARROW_KINDS = set("iufbOT")
-# A cell holding one of these would need quotes, which Arrow's writer puts around
-# every text cell or none: such chunks go through pandas, which quotes only them.
-_NEEDS_QUOTES = '[",\r\n]'
-_QUOTE_BYTES = tuple(c.encode() for c in '",\r\n')
+# A cell holding one of these, or the delimiter, would need quotes, which Arrow's
+# writer puts around every text cell or none: such chunks go through pandas, which
+# quotes only them.
+_QUOTE_BYTES = tuple(c.encode() for c in '"\r\n')
 # Whole floats below this size are written by Arrow as plain digits (``38``).
 _PLAIN_WHOLE = 1e15
 
 
-def _csv_body(frame):
+def _csv_body(frame, dialect=None):
     """``frame``'s rows as CSV text without a header, as :func:`frame_to_csv_text` reads
-    them back: same values, same dtypes (floats keep their ``.0``), empty missing cells."""
+    them back: same values, same dtypes (floats keep their ``.0``), empty missing cells;
+    laid out as ``dialect`` says when one is given."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     if not all(_dtype_kind(frame[name]) in _ARROW_KINDS for name in frame.columns):
-        return frame_to_csv_text(frame, header=False)
+        return frame_to_csv_text(frame, header=False, dialect=dialect)
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
-        return frame_to_csv_text(frame, header=False)
+        return frame_to_csv_text(frame, header=False, dialect=dialect)
+    layout = dialect or CsvDialect()
+    quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
     columns = []
     for column in table.columns:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            if _needs_quotes(column):
-                return frame_to_csv_text(frame, header=False)
+            if not layout.quote_all and _needs_quotes(column, quote_bytes):
+                return frame_to_csv_text(frame, header=False, dialect=dialect)
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
         elif pa.types.is_floating(kind):
             column = _float_text(column, pc)
         elif not pa.types.is_integer(kind):
-            return frame_to_csv_text(frame, header=False)
+            return frame_to_csv_text(frame, header=False, dialect=dialect)
         columns.append(column)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    options = pacsv.WriteOptions(include_header=False, delimiter=layout.delimiter, eol=layout.line_ending,
+                                 quoting_style="all_valid" if layout.quote_all else "none")
+    pacsv.write_csv(table, sink, options)
     return sink.getvalue().to_pybytes().decode("utf-8")
 
 
@@ -231,17 +279,20 @@ def _dtype_kind(series):
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype):
         return "T"
+    if isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype in ("string", "large_string"):
+        return "T"
     return getattr(dtype, "kind", "?")
 
 
-def _needs_quotes(column):
+def _needs_quotes(column, quote_bytes=_QUOTE_BYTES + (b",",)):
     """Whether a text cell of ``column`` (an Arrow string column) holds a character that
-    needs quotes: a scan of the bytes the cells are stored in, not a match per cell."""
+    needs quotes (``quote_bytes``): a scan of the bytes the cells are stored in, not a
+    match per cell."""
     for chunk in column.chunks:
         data = chunk.buffers()[2]
         # A slice's buffer may hold bytes beyond it: at worst a chunk is sent to pandas.
         data = data.to_pybytes() if data is not None else b""
-        if any(c in data for c in _QUOTE_BYTES):
+        if any(c in data for c in quote_bytes):
             return True
     return False
 
@@ -262,8 +313,7 @@ def _float_text(column, pc):
     return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
-def _write_parquet(tables, path, header):
-    import pyarrow as pa
+def _write_parquet(tables, path, header, arrow_types=None):
     import pyarrow.parquet as pq
 
     writer = None
@@ -273,7 +323,7 @@ def _write_parquet(tables, path, header):
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table)
         if writer is None and header is not None:
-            writer = pq.ParquetWriter(path, pa.Table.from_pandas(header, preserve_index=False).schema)
+            writer = pq.ParquetWriter(path, arrow_table(header, arrow_types).schema)
     finally:
         if writer is not None:
             writer.close()

@@ -13,6 +13,11 @@ silently change the table:
 - a whole-number column written with leading zeros (``00501``) is read as text: it is
   a code, not a quantity;
 - infinite numbers are refused, naming the column and the line;
+- a whole-number column with gaps and numbers beyond 2**53 is read as nullable
+  integers (``Int64``), which hold them exactly, where floats would round them;
+- how the file writes each column (its missing cell, decimals, boolean spellings...)
+  and its own layout are learned from its first rows as written, and kept in
+  ``frame.attrs["written"]`` and ``frame.attrs["csv"]`` (see :mod:`synthvae.formats`);
 - a column keeps one type from chunk to chunk: its type is taken from the first rows
   (or from the schema, once there is one), never guessed again per chunk, and a chunk
   whose values do not fit it is refused, naming the line.
@@ -32,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, MissingFileError, UsageError
+from synthvae.formats import arrow_type_text, infer_dialect, infer_written
 
 # Cells that mean "no value". Adult writes " ?" (with the leading space its
 # categories carry), so the padded forms are listed too.
@@ -39,6 +45,10 @@ NA_TOKENS = ["", "?", " ?", "? ", "NA", " NA", "N/A", "NaN", "nan", "NULL", "nul
 _DELIMITERS = ",;\t|"
 # The first rows of a file decide which whole-number columns are codes.
 CODE_SCAN_ROWS = 100_000
+# Rows whose cells, as written, teach how each column is written.
+FORMAT_SCAN_ROWS = 20_000
+# Whole numbers beyond this lose digits as float64.
+_EXACT_FLOAT_LIMIT = 2**53
 # The name given to the empty field after a trailing delimiter while it is read.
 _TRAILING = "\x00<after the last delimiter>"
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -79,6 +89,7 @@ class CsvFile:
             raise DataError(f"{path} is not a text file (it contains NUL bytes); give a CSV file")
         self.encoding = _detect_encoding(path)
         self.delimiter = _detect_delimiter(head.decode("latin-1"))
+        self.dialect = infer_dialect(head.decode(self.encoding, errors="replace"), self.delimiter, self.encoding)
         self._read_layout()
 
     def _read_layout(self):
@@ -99,12 +110,15 @@ class CsvFile:
             seen.add(name)
         # pandas' names for empty header cells
         self.names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(names)]
+        self.dialect.unnamed = [f"Unnamed: {i}" for i, name in enumerate(names) if name == ""]
+        self.dialect.header_trailing_delimiter = self.header_trailing
         first = next(records, None)
         records.close()
         if first is None:
             raise DataError(f"{self.path} has a header but no rows")
         line, row = first
         self.trailing = len(row) == len(names) + 1 and row[-1] == ""
+        self.dialect.trailing_delimiter = self.trailing
         if len(row) != len(names) and not self.trailing:
             self._ragged(line, len(row))
 
@@ -206,6 +220,33 @@ class CsvFile:
         text = self._parse(usecols=candidates, dtype=str, nrows=CODE_SCAN_ROWS)
         return [name for name in candidates if text[name].dropna().str.match(r"0\d").any()]
 
+    def _large_integer_columns(self, frame):
+        """Whole-number columns with gaps that hold numbers float64 cannot keep exactly."""
+        return [name for name in frame.columns
+                if name != _TRAILING and frame[name].dtype.kind == "f" and frame[name].isna().any()
+                and _whole_numbers(frame[name]) and np.nanmax(np.abs(frame[name].to_numpy())) > _EXACT_FLOAT_LIMIT]
+
+    def cells(self, nrows=FORMAT_SCAN_ROWS):
+        """The first ``nrows`` rows as the file writes them: every cell its text, an
+        empty cell ``""``, nothing parsed."""
+        cells = self._parse(dtype=str, na_values=[], keep_default_na=False, na_filter=False, nrows=nrows)
+        return cells.drop(columns=[_TRAILING], errors="ignore")
+
+    def formats(self, frame=None):
+        """How the file writes each column (``"written"``) and its layout (``"csv"``),
+        learned from its first rows; ``frame``: the table as read, else its first rows
+        are read here."""
+        if frame is None:
+            frame = self._parse(nrows=FORMAT_SCAN_ROWS)
+            for name in self._code_columns(frame):
+                frame[name] = self.cells()[name]
+        return {"written": infer_written(self.cells(), frame), "csv": self.dialect.to_dict()}
+
+    def learn_formats(self, frame):
+        """``frame`` with :meth:`formats` recorded in its ``attrs``."""
+        frame.attrs.update(self.formats(frame))
+        return frame
+
     def read(self):
         """The whole table as a DataFrame."""
         self._check_all_rows()
@@ -215,11 +256,16 @@ class CsvFile:
             text = self._parse(usecols=codes, dtype=str)
             for name in codes:
                 frame[name] = text[name]
+        large = self._large_integer_columns(frame)
+        if large:
+            exact = self._parse(usecols=large, dtype={name: "Int64" for name in large})
+            for name in large:
+                frame[name] = exact[name]
         frame = frame.drop(columns=[_TRAILING], errors="ignore")
         if len(frame) == 0:
             raise DataError(f"{self.path} has a header but no rows")
         check_finite(frame, self.line_of)
-        return frame
+        return self.learn_formats(frame)
 
     def chunks(self, chunk_rows, types, check_rows=True):
         """DataFrames of at most ``chunk_rows`` rows, indexed by row number from 0.
@@ -298,11 +344,17 @@ class ParquetFile:
     def line_of(self, row):
         return f"row {row + 1}"
 
+    def formats(self, frame=None):
+        """Each column's Arrow type (``"arrow"``), kept so that Parquet written back has them."""
+        schema = self._call(lambda pq: pq.read_schema(self.path))
+        return {"arrow": {field.name: arrow_type_text(field.type) for field in schema}}
+
     def read(self):
         frame = self._call(lambda pq: pq.read_table(self.path).to_pandas())
         if len(frame) == 0:
             raise DataError(f"{self.path} has a header but no rows")
         check_finite(frame, self.line_of)
+        frame.attrs.update(self.formats())
         return frame
 
     def chunks(self, chunk_rows, types, check_rows=True):

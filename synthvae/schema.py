@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthvae import datetimes
 from synthvae.errors import DataError
 from synthvae.personal_kinds import personal_kind
 
@@ -28,25 +29,18 @@ KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "constan
 MAX_NUMERIC_LEVELS = 20
 # Share of non-empty cells that must parse with one format for a text column to be dates.
 DATETIME_MIN_SHARE = 0.9
-# Tried in order; the first that reads the column (almost) whole wins.
-DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%Y%m%d",
+# Dates and times tried, in order; the first that reads the column (almost) whole,
+# and writes it back as it was, wins. Each date alone, each with each time after " "
+# or "T", each time alone; a zone offset or fraction of a second is found first and
+# added (see :mod:`synthvae.datetimes` for ``%3f`` and ``%:z``).
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
+TIME_FORMATS = ("%H:%M:%S", "%H:%M")
+DATETIME_FORMATS = tuple(
+    [date + sep + time for date in DATE_FORMATS[:-1] for sep in (" ", "T") for time in TIME_FORMATS]
+    + list(DATE_FORMATS) + list(TIME_FORMATS)
 )
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+_FRACTION = re.compile(r":\d\d\.(\d+)$")
 _ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid)$|^id[^a-z]", re.IGNORECASE)
 _ID_PATTERN = re.compile(r"^(\D*)(\d+)(\D*)$")
 
@@ -86,6 +80,12 @@ class ColumnSpec:
         For personal columns (mostly unique text: names, e-mail addresses, phone
         numbers, free text, regenerated and never learned): which of
         :data:`synthvae.personal_kinds.PERSONAL_KINDS` they hold.
+    written : dict or None
+        How the column is written as CSV text (missing cell, decimals, boolean
+        spellings...), learned from the file: see :mod:`synthvae.formats`. None: as
+        pandas writes it.
+    arrow : str or None
+        The column's Arrow type in a Parquet input, kept for Parquet output.
     """
 
     name: str
@@ -101,6 +101,8 @@ class ColumnSpec:
     min: float | str | None = None
     max: float | str | None = None
     personal: str | None = None
+    written: dict | None = None
+    arrow: str | None = None
 
     def to_dict(self):
         out = {"name": self.name, "kind": self.kind, "nullable": self.nullable, "dtype": self.dtype}
@@ -117,21 +119,35 @@ class ColumnSpec:
                 out[bound] = _json_scalar(getattr(self, bound))
         if self.kind == "personal":
             out["personal"] = self.personal or "text"
+        if self.written is not None:
+            out["written"] = dict(self.written)
+        if self.arrow is not None:
+            out["arrow"] = self.arrow
         return out
+
+
+# The schema file's version. Version 1 files (without written formats) still load:
+# their columns' formats are then learned from the data at fit.
+VERSION = 2
 
 
 @dataclasses.dataclass
 class Schema:
-    """The ordered columns of a table, and the rules its rows obey.
+    """The ordered columns of a table, the rules its rows obey, and the layout of the
+    CSV file it was read from.
 
     ``rules``: rules declared in the schema file (see :mod:`synthvae.rules`), which the
     data must obey and every generated row will; ``None`` when the file declares
     none, and the rules are then found in the training rows. An empty list declares
     that there are none.
+
+    ``csv``: the layout of the CSV file (delimiter, line ends, quoting, encoding; see
+    :class:`synthvae.formats.CsvDialect`), None when the table came from elsewhere.
     """
 
     columns: list[ColumnSpec]
     rules: list | None = None
+    csv: dict | None = None
 
     @property
     def names(self):
@@ -144,12 +160,28 @@ class Schema:
         raise KeyError(name)
 
     def to_dict(self):
-        out = {"version": 1, "columns": [c.to_dict() for c in self.columns]}
+        out = {"version": VERSION, "columns": [c.to_dict() for c in self.columns]}
         if self.rules is not None:
             from synthvae.rules import rules_to_dicts
 
             out["rules"] = rules_to_dicts(self.rules)
+        if self.csv is not None:
+            out["csv"] = dict(self.csv)
         return out
+
+    def with_formats(self, frame):
+        """This schema, with the written formats, Arrow types and CSV layout that
+        ``frame.attrs`` records (as the reader learned them) filled in where it has none."""
+        written, arrow = frame.attrs.get("written", {}), frame.attrs.get("arrow", {})
+        columns = [
+            dataclasses.replace(
+                c,
+                written=c.written if c.written is not None else written.get(c.name),
+                arrow=c.arrow if c.arrow is not None else arrow.get(c.name),
+            )
+            for c in self.columns
+        ]
+        return Schema(columns, rules=self.rules, csv=self.csv if self.csv is not None else frame.attrs.get("csv"))
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -168,7 +200,7 @@ class Schema:
                 unknown = [n for n in rule.columns if n not in names]
                 if unknown:
                     raise DataError(f"schema file: the rule {rule.describe()!r} names {unknown[0]!r}, which is not a column")
-        return cls([ColumnSpec(**c) for c in obj["columns"]], rules)
+        return cls([ColumnSpec(**c) for c in obj["columns"]], rules=rules, csv=obj.get("csv"))
 
     def check_data(self, frame):
         """Raise DataError, naming the column and the first row that does not fit, unless
@@ -254,7 +286,8 @@ def infer_schema(frame):
     Schema
     """
     gaps = set(frame.attrs.get("gaps", ()))
-    return Schema([infer_column(frame[name], name, gaps=name in gaps) for name in frame.columns])
+    schema = Schema([infer_column(frame[name], name, gaps=name in gaps) for name in frame.columns])
+    return schema.with_formats(frame)
 
 
 def infer_column(series, name, gaps=False):
@@ -287,7 +320,7 @@ def infer_column(series, name, gaps=False):
     text = values.astype(str)
     fmt = detect_datetime_format(text)
     if fmt is not None:
-        spec["nullable"] = nullable or bool(pd.to_datetime(text, format=fmt, errors="coerce").isna().any())
+        spec["nullable"] = nullable or bool(np.isnan(datetimes.to_seconds(text, fmt)).any())
         return ColumnSpec(kind="datetime", format=fmt, **spec)
     personal = personal_kind(text)
     if personal is not None:
@@ -355,19 +388,54 @@ def _identifier(text, spec):
 
 
 def detect_datetime_format(text, sample_size=2000):
-    """Return the strftime format that reads ``text`` as dates, or None.
+    """Return the format (see :mod:`synthvae.datetimes`) that reads ``text`` as dates,
+    or None.
 
     Only formats whose output round-trips are accepted, so writing a parsed date back
-    with the returned format reproduces the original text.
+    with the returned format reproduces the original text: date-only, time-only, with
+    or without seconds, a fraction of 3, 6 or 9 digits, a ``T``, a zone offset.
     """
     sample = text.iloc[:sample_size] if len(text) > sample_size else text
+    sample = sample.reset_index(drop=True)
     if sample.str.contains(r"\d", regex=True).mean() < DATETIME_MIN_SHARE:
         return None
+    base, zone = _split_zone(sample)
+    base, fraction = _split_fraction(base)
     for fmt in DATETIME_FORMATS:
-        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if fraction and not fmt.endswith("%S"):
+            continue
+        read = fmt + ".%f" if fraction else fmt
+        parsed = pd.to_datetime(base, format=read, errors="coerce")
         ok = parsed.notna()
         if ok.mean() < DATETIME_MIN_SHARE:
             continue
-        if (parsed[ok].dt.strftime(fmt) == sample[ok]).mean() >= DATETIME_MIN_SHARE:
-            return fmt
+        if (parsed[ok].dt.strftime(read) == base[ok]).mean() >= DATETIME_MIN_SHARE:
+            return fmt + (f".%{fraction}f" if fraction else "") + zone
     return None
+
+
+def _split_zone(sample):
+    """(the text without its zone offsets, the zone's part of the format): the one
+    offset all share as plain text, else ``%z`` or ``%:z``; ``""`` without offsets."""
+    zones = sample.str.extract(_ZONE)[0]
+    if zones.notna().mean() < DATETIME_MIN_SHARE:
+        return sample, ""
+    base = sample.str.replace(_ZONE, "", regex=True)
+    present = zones.dropna()
+    if present.nunique() == 1:
+        return base, present.iloc[0]
+    return base, "%:z" if present.str.contains(":").mean() >= 0.5 else "%z"
+
+
+def _split_fraction(sample):
+    """(the text with its fractions of a second padded to 6 digits, their digits: 3, 6,
+    9 or 0 when the text has none)."""
+    digits = sample.str.extract(_FRACTION)[0].str.len()
+    if digits.notna().mean() < DATETIME_MIN_SHARE or digits.nunique() != 1 or int(digits.iloc[0]) not in (3, 6, 9):
+        return sample, 0
+    count = int(digits.dropna().iloc[0])
+    if count == 3:
+        return sample + "000", 3
+    if count == 9:
+        return sample.str.slice(0, -3), 9
+    return sample, 6

@@ -235,6 +235,7 @@ def reservoir_sample(source, size, seed, chunk_rows=CHUNK_ROWS):
         raise DataError(f"{source} has a header but no rows")
     sample = kept.sort_index()
     sample.attrs = {"table_rows": n_rows, "gaps": sorted(gaps, key=list(sample.columns).index)}
+    sample.attrs.update(open_table(table_parts(source)[0]).formats())
     return sample, n_rows
 
 

@@ -40,7 +40,8 @@ def test_fast_writer_reads_back_like_pandas(monkeypatch):
     expected = _read_back(sio.frame_to_csv_text(frame, header=True))
     calls = []
     original = sio.frame_to_csv_text
-    monkeypatch.setattr(sio, "frame_to_csv_text", lambda f, header: calls.append(len(f)) or original(f, header))
+    monkeypatch.setattr(sio, "frame_to_csv_text",
+                        lambda f, header, **layout: calls.append(len(f)) or original(f, header, **layout))
     got = _read_back(_written(frame))
     pd.testing.assert_frame_equal(got, expected)
     assert calls == [0], "only the header should go through pandas"

@@ -163,10 +163,18 @@ def value_range(values):
 
 
 def decimals(values, limit=6):
-    """The fewest decimals (up to ``limit``) that write every value exactly."""
-    sample = values[: min(len(values), 5000)]
+    """The fewest decimals (up to ``limit`` past the smallest value's first digit) that
+    write every value exactly: a value rounded to them is the same float (to within its
+    last bit), however large it is."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    tolerance = 2 * np.spacing(np.abs(values))
+    nonzero = np.abs(values[values != 0])
+    if len(nonzero):
+        # Small numbers (1.5e-07) keep ``limit`` digits after their first one.
+        limit += int(np.clip(-np.floor(np.log10(nonzero.min())), 0, 24))
     for places in range(limit + 1):
-        if np.allclose(np.round(sample, places), sample, rtol=0, atol=1e-9 * (1 + np.abs(sample).max())):
+        if np.all(np.abs(np.round(values, places) - values) <= tolerance):
             return places
     return limit
 
@@ -230,9 +238,13 @@ def lookup(target, source):
 
 
 def time_unit(seconds):
-    """86400 when every time of ``seconds`` (a Series) is a whole day, else 1."""
-    whole_days = seconds.dropna() % 86400 == 0
-    return 86400 if whole_days.all() else 1
+    """The time grid of ``seconds`` (a Series): the largest step, in whole seconds, that
+    divides every time (86400 for dates, 900 for a 15-minute grid, 1 at worst)."""
+    values = seconds.dropna().to_numpy(dtype=np.float64)
+    if not len(values):
+        return 1
+    step = int(np.gcd.reduce(np.abs(values).astype(np.int64)))
+    return step if step > 0 else 1
 
 
 def next_number(keys, prefix="", suffix=""):

@@ -253,7 +253,14 @@ def _restore_dtype(values, spec):
         if dtype == "str" and int(pd.__version__.split(".")[0]) < 3:
             return values.astype(object)  # pandas 2 has no missing-aware "str" dtype
         if dtype.startswith("datetime64"):
-            return pd.to_datetime(values).astype(dtype)
+            stamps = pd.to_datetime(values)
+            zoned = pd.api.types.pandas_dtype(dtype)
+            if getattr(zoned, "tz", None) is not None:
+                # Times are modelled in UTC: back to the column's own zone.
+                return stamps.dt.tz_localize("UTC").dt.tz_convert(zoned.tz).astype(dtype)
+            return stamps.astype(dtype)
+        if dtype[:1] in "IUB" or dtype == "boolean":  # nullable integers and booleans
+            return values.astype(dtype)
         return values.astype(dtype)
     except (TypeError, ValueError):
         return values
