@@ -206,7 +206,8 @@ class SynthVAE(BaseEstimator):
         data = as_frame(data)
         _check_private(self, schema)
         _check_enough_rows(len(data))
-        schema = _schema_for(data, schema)
+        # A private fit writes columns as the declared schema says, not as the data is written.
+        schema = _schema_for(None if self.epsilon is not None else data, schema)
         schema.check_frame(data)
         data = data[schema.names]
         _check_rules(data, schema)
@@ -471,4 +472,4 @@ def _schema_for(data, schema):
     if not isinstance(schema, Schema):
         raise InputTypeError(f"schema must be a Schema or a dict, not {type(schema).__name__}")
     # A schema file without written formats (or an older one) takes them from the data.
-    return schema.with_formats(data)
+    return schema if data is None else schema.with_formats(data)

@@ -56,7 +56,9 @@ class TableTransformer:
         How continuous, integer and datetime values are encoded.
     derive : bool
         Look up categorical columns that are an exact function of another categorical
-        column (see :class:`DerivedTransformer`) instead of learning them.
+        column (see :class:`DerivedTransformer`) instead of learning them, and find the
+        rules the rows obey when the schema declares none. False: nothing is found in
+        the rows (a private fit, whose rows are a stand-in built from the schema).
     random_state : int
         Seeds the subsampling and mixture fits, so the same data gives the same state.
 
@@ -125,7 +127,7 @@ class TableTransformer:
         from synthvae.rules import construction_order, discover
 
         declared = self.schema.rules is not None
-        rules = self.schema.rules if declared else discover(frame, self.schema)
+        rules = self.schema.rules if declared else discover(frame, self.schema) if self.derive else []
         found = find_derived_columns(frame, self.schema) if self.derive else {}
         plan = plan_construction(rules, self.schema, found)
         if declared and plan.unbuilt:
