@@ -7,9 +7,15 @@ Gaussian noise of standard deviation σ·C to the sum of the clipped gradients. 
 ``dp-accounting`` package's RDP accountant composes T such steps,
 ``SelfComposedDpEvent(PoissonSampledDpEvent(q, GaussianDpEvent(σ)), T)``, for the
 add-or-remove-one-row relation, and σ is the smallest noise multiplier it finds whose ε
-at δ is at most the target. All of ε goes to training: the columns' kinds, levels and
-ranges come from the schema the user declared public, and the row count (which sets q
-and the default δ) is treated as public, as DP-SGD usually does.
+at δ is at most the target. The row count (which sets q and the default δ) is treated
+as public, as DP-SGD usually does.
+
+What the declared schema leaves open (levels, ranges, quantiles, missing rates) is
+released first by :mod:`synthvae.dp_statistics`: k Gaussian histograms of sensitivity 1
+with one noise multiplier σ₀, calibrated so that they alone spend ``PREPROCESSING_SHARE``
+of ε. The accountant composes them with the training's steps, and the training's σ is
+calibrated on that composition, so the total stays within ε. Thresholds on level counts
+add their own δ₀ (a share of δ): the accountant's ε holds at δ − δ₀.
 """
 
 from __future__ import annotations
@@ -51,8 +57,12 @@ class Ledger:
     """What a differentially private fit promised and how: the model file's ``privacy``.
 
     ``epsilon`` is the target, ``epsilon_spent`` what the accountant gives for the
-    training that ran (at most the target); ``split`` says which part of the fit spent
-    how much of it.
+    preprocessing and the training together (at most the target); ``split`` gives the ε
+    each part alone would spend at the same δ (their composition is ``epsilon_spent``,
+    less than their sum). ``preprocessing_queries`` histograms were released with noise
+    multiplier ``preprocessing_noise_multiplier``; ``threshold_delta`` is the part of
+    δ spent by thresholds on level counts; ``released`` names, per column, what was
+    released (filled in by the fit).
     """
 
     epsilon: float
@@ -64,6 +74,10 @@ class Ledger:
     steps: int
     expected_batch_size: float
     split: dict
+    preprocessing_noise_multiplier: float = 0.0
+    preprocessing_queries: int = 0
+    threshold_delta: float = 0.0
+    released: dict | None = None
     accountant: str = ACCOUNTANT
     sampling: str = SAMPLING
     neighbouring: str = NEIGHBOURING
@@ -73,14 +87,15 @@ class Ledger:
 
     def summary(self):
         """The one line ``fit`` prints."""
-        parts = ", ".join(f"{name} {share:g}" for name, share in self.split.items())
+        parts = ", ".join(f"{name} {share:.3g}" for name, share in self.split.items())
         return (f"differential privacy: spent epsilon {self.epsilon_spent:.3g} of {self.epsilon:g} at delta "
                 f"{self.delta:.3g} ({parts}; {self.accountant} accountant, {self.steps} steps sampling "
                 f"{self.sampling_rate:.3g} of the rows, noise {self.noise_multiplier:.3g} x clip norm "
                 f"{self.clip_norm:g}; {self.neighbouring})")
 
 
-def _event(noise_multiplier, sampling_rate, steps):
+def training_event(noise_multiplier, sampling_rate, steps):
+    """T Poisson-sampled Gaussian steps, as the accountant models DP-SGD."""
     import dp_accounting
 
     step = dp_accounting.PoissonSampledDpEvent(sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier))
@@ -93,38 +108,72 @@ def _accountant():
     return rdp.RdpAccountant()
 
 
-def spent_epsilon(noise_multiplier, sampling_rate, steps, delta):
-    """ε of ``steps`` Poisson-sampled Gaussian steps at δ, by the accountant."""
+def _histograms(noise_multiplier, count):
+    """``count`` Gaussian histograms of L2 sensitivity 1, noise multiplier σ₀ each."""
+    import dp_accounting
+
+    return dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(noise_multiplier), count)
+
+
+def spent_epsilon(delta, *events):
+    """ε at δ of ``events`` composed, by the accountant."""
     accountant = _accountant()
-    accountant.compose(_event(noise_multiplier, sampling_rate, steps))
+    for event in events:
+        accountant.compose(event)
     return float(accountant.get_epsilon(delta))
 
 
-def plan_privacy(epsilon, delta, n_rows, batch_size, epochs, clip_norm=CLIP_NORM):
-    """The ledger of training ``epochs`` passes over ``n_rows`` rows in Poisson batches of
-    ``batch_size`` rows on average (n / batch steps an epoch), with σ calibrated so that
-    the run spends at most ``epsilon`` at ``delta``."""
+def _calibrate(make_event, epsilon, delta, what):
     import dp_accounting
 
-    sampling_rate = min(1.0, batch_size / n_rows)
-    steps = int(epochs) * max(1, round(1.0 / sampling_rate))
-    if n_rows < 1 or batch_size < 1:
-        raise UsageError("a differentially private fit needs rows and a batch of at least one row")
     try:
         with _quiet_accountant():
-            sigma = float(dp_accounting.calibrate_dp_mechanism(
-                _accountant, lambda s: _event(s, sampling_rate, steps), epsilon, delta))
+            return float(dp_accounting.calibrate_dp_mechanism(_accountant, make_event, epsilon, delta))
     except (ValueError, RuntimeError) as exc:
-        raise UsageError(f"no noise level reaches epsilon {epsilon:g} at delta {delta:g} in {steps} steps ({exc})") from None
+        raise UsageError(f"no noise level reaches epsilon {epsilon:g} at delta {delta:g} for {what} ({exc})") from None
+
+
+def plan_privacy(epsilon, delta, n_rows, batch_size, epochs, clip_norm=CLIP_NORM, preprocessing_queries=0,
+                 thresholds=False, preprocessing_share=0.1, threshold_delta_share=0.1):
+    """The ledger of a private fit: ``preprocessing_queries`` noisy histograms (with
+    level ``thresholds`` or not), then training ``epochs`` passes over ``n_rows`` rows in
+    Poisson batches of ``batch_size`` rows on average (n / batch steps an epoch). The
+    histograms' σ₀ spends ``preprocessing_share`` of ε alone; the training's σ is
+    calibrated so that both together spend at most ``epsilon`` at ``delta``."""
+    if n_rows < 1 or batch_size < 1:
+        raise UsageError("a differentially private fit needs rows and a batch of at least one row")
+    sampling_rate = min(1.0, batch_size / n_rows)
+    steps = int(epochs) * max(1, round(1.0 / sampling_rate))
+    threshold_delta = threshold_delta_share * delta if thresholds else 0.0
+    accounted_delta = delta - threshold_delta
+    preprocessing = []
+    noise0 = 0.0
+    if preprocessing_queries:
+        noise0 = _calibrate(lambda s: _histograms(s, preprocessing_queries), preprocessing_share * epsilon,
+                            accounted_delta, f"{preprocessing_queries} preprocessing histograms")
+        preprocessing = [_histograms(noise0, preprocessing_queries)]
+    sigma = _calibrate(lambda s: training_event(s, sampling_rate, steps) if not preprocessing
+                       else _composed(preprocessing + [training_event(s, sampling_rate, steps)]),
+                       epsilon, accounted_delta, f"{steps} training steps")
+    training = training_event(sigma, sampling_rate, steps)
     with _quiet_accountant():
-        spent = spent_epsilon(sigma, sampling_rate, steps, delta)
+        spent = spent_epsilon(accounted_delta, *preprocessing, training)
+        split = {"preprocessing": spent_epsilon(accounted_delta, *preprocessing) if preprocessing else 0.0,
+                 "training": spent_epsilon(accounted_delta, training)}
     if not spent <= epsilon:  # the calibration's contract; checked, never assumed
         raise UsageError(f"the calibrated noise spends epsilon {spent:g}, more than {epsilon:g}")
     return Ledger(epsilon=float(epsilon), delta=float(delta), epsilon_spent=spent, noise_multiplier=sigma,
                   clip_norm=float(clip_norm), sampling_rate=float(sampling_rate), steps=steps,
-                  expected_batch_size=float(sampling_rate * n_rows),
-                  split={"training": float(epsilon), "preprocessing": 0.0},
+                  expected_batch_size=float(sampling_rate * n_rows), split=split,
+                  preprocessing_noise_multiplier=noise0, preprocessing_queries=int(preprocessing_queries),
+                  threshold_delta=float(threshold_delta),
                   accountant=f"{ACCOUNTANT} (dp-accounting {_version()})")
+
+
+def _composed(events):
+    import dp_accounting
+
+    return dp_accounting.ComposedDpEvent(events)
 
 
 @contextlib.contextmanager

@@ -144,7 +144,8 @@ def main(debug):
                    "model, which protection withholds by default because such values can identify people.")
 @click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Train with differential privacy spending this epsilon (adding or removing one row). "
-                   "Needs --schema declaring every column's range or levels; every epoch runs on all rows.")
+                   "Needs --schema declaring the columns' kinds; levels, ranges, quantiles and missing rates not declared "
+                   "are released with noise for a tenth of epsilon. Every epoch runs on all rows.")
 @click.option("--delta", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
               help="The delta of --epsilon.  [default: 1 / (10 x rows)]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
@@ -170,8 +171,8 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         raise DataError(f"cannot write {model_path}: it is a folder; give a file name")
     hold = False  # --stream: read the table again each epoch
     if epsilon is not None and schema_path is None:
-        raise UsageError("--epsilon needs --schema FILE declaring the columns public (min and max of numeric and "
-                         "date columns, levels of categorical ones): inferring them would read the private data")
+        raise UsageError("--epsilon needs --schema FILE declaring the columns and their kinds (levels and ranges "
+                         "are released with noise unless declared): inferring them would read the private data")
     if delta is not None and epsilon is None:
         raise UsageError("--delta is only used with --epsilon")
     if epsilon is not None and stream:

@@ -94,9 +94,11 @@ class SynthVAE(BaseEstimator):
         the loss layers in float32. Either way the fitted model is float32.
     epsilon : float or None, default=None
         Train with differential privacy (DP-SGD) spending this ε for adding or removing
-        one row; needs a declared schema (``fit(data, schema=...)``) with every numeric
-        and date column's ``min`` and ``max`` and every categorical column's ``levels``,
-        from which all column facts come. The fit trains every epoch on all rows (no
+        one row; needs a declared schema (``fit(data, schema=...)``) with the columns'
+        kinds (and dates' ``min`` and ``max``). Declared ``levels`` and ``min``/``max``
+        are used as is; what is not declared, and numeric quantiles and missing rates,
+        are released with noise for a tenth of ε (see :mod:`synthvae.dp_statistics`).
+        The fit trains every epoch on all rows (no
         held-out rows), samples from N(0, I) and skips calibration; ``privacy_`` is
         its ledger. None: no differential privacy.
     delta : float or None, default=None
@@ -436,18 +438,18 @@ def _check_params(estimator):
 
 
 def _check_private(estimator, schema):
-    """A private fit needs a declared schema with every column's range or levels, and
-    trains in float32 on one device."""
+    """A private fit needs a declared schema (kinds; levels and ranges are released with
+    noise when not declared), and trains in float32 on one device."""
     if estimator.epsilon is None:
         return
     if schema is None:
-        raise UsageError("epsilon needs a schema declared public (with min and max of numeric and date columns "
-                         "and the levels of categorical ones): inferring one would read the private data")
+        raise UsageError("epsilon needs a schema declaring the columns and their kinds (and min and max of date "
+                         "columns): inferring one would read the private data")
     if estimator.strategy is not None or estimator.precision != "float32":
         raise UsageError("epsilon trains in float32 on one device: leave strategy and precision unset")
-    from synthvae.public_frame import check_declared
+    from synthvae.dp_statistics import check_releasable
 
-    check_declared(_schema_for(None, schema))
+    check_releasable(_schema_for(None, schema))
 
 
 def _check_enough_rows(n_rows):

@@ -47,6 +47,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     from synthvae.decoder import Decoder
     from synthvae.model import build_vae, network_weights, trained_with
     from synthvae.prior import GaussianMixturePrior
+    from synthvae.public_frame import public_frame
     from synthvae.transformers import TableTransformer
 
     import_keras()
@@ -61,13 +62,15 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
     # Silenced first: under JAX or PyTorch, seeding imports TensorFlow when it is
     # installed (Keras seeds it for tf.data), and its start-up chatter would show.
     with native_logs_silenced(), seeded(seed), learned.applied(policy):
+        ledger = None
         if private:
-            # Every column fact from the declared schema, none from the data (see public_frame).
-            from synthvae.public_frame import public_frame
-
+            # Every column fact from the declared schema or released with noise, none read
+            # from the data (see dp_statistics and public_frame).
+            ledger, released = _release_privately(params, schema, sample, strategy)
+            schema, sample = released.schema, released.conform(sample)
             schema.check_data(sample)
             transformer = TableTransformer(schema, encoding=params["encoding"], derive=False,
-                                           random_state=seed).fit(public_frame(schema))
+                                           random_state=seed).fit(public_frame(schema, released))
         else:
             transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
         matrix = transformer.transform(sample)
@@ -84,12 +87,11 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
                 latent_dim=params["latent_dim"], hidden=tuple(params["hidden"]), beta=params["beta"], seed=seed,
             )[0]
 
-        ledger = None
         if private:
             from synthvae.private_training import train_private
 
-            trained, ledger = train_private(build, matrix, epochs=params["epochs"], plan=plan, epsilon=params["epsilon"],
-                                            delta=params["delta"], verbose=params["verbose"])
+            trained = train_private(build, matrix, epochs=params["epochs"], plan=plan, ledger=ledger,
+                                    verbose=params["verbose"])
         else:
             trained = training.train(
                 build, rows.batches(plan.batch_size), rows.valid, epochs=params["epochs"], plan=plan,
@@ -125,6 +127,34 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
         "device": plan.device, "batch_size": plan.batch_size, "learning_rate": plan.learning_rate,
         "trained_with": trained_with(), "is_chief": is_chief(strategy), "fit_seconds": clock.seconds,
     }
+
+
+def _release_privately(params, schema, sample, strategy):
+    """Plan the privacy budget of a private fit and release, with noise, what ``schema``
+    leaves undeclared about ``sample``: the ledger (with what was released) and the
+    :class:`synthvae.dp_statistics.Release`. The noise comes from fresh entropy, never
+    from the fit's seed (which the model file stores)."""
+    import dataclasses
+    import secrets
+
+    from synthvae import dp_statistics, training
+    from synthvae.accounting import default_delta, plan_privacy
+
+    dp_statistics.check_releasable(schema)
+    n_rows = len(sample)
+    plan = training.plan_training(n_rows, params["batch_size"], params["learning_rate"], strategy)
+    queries = dp_statistics.planned_queries(schema)
+    ledger = plan_privacy(params["epsilon"], default_delta(n_rows) if params["delta"] is None else params["delta"],
+                          n_rows, plan.batch_size, params["epochs"], preprocessing_queries=len(queries),
+                          thresholds=any(q.what == "levels" for q in queries),
+                          preprocessing_share=dp_statistics.PREPROCESSING_SHARE,
+                          threshold_delta_share=dp_statistics.THRESHOLD_DELTA_SHARE)
+    released = dp_statistics.release(schema, sample, ledger.preprocessing_noise_multiplier, ledger.threshold_delta,
+                                     np.random.default_rng(secrets.randbits(63)))
+    what = {}
+    for query in queries:
+        what.setdefault(query.column, []).append(query.what)
+    return dataclasses.replace(ledger, released=what), released
 
 
 class InMemoryRows:

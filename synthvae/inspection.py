@@ -133,8 +133,8 @@ def _protection(columns, meta):
     if personal:
         notes.append(f"personal columns regenerated as fakes, never learned: {', '.join(personal)}")
     if meta.get("privacy"):
-        notes.append("differentially private training (see privacy): the column facts above come from the declared "
-                     "schema, not from the data, so value protection does not apply")
+        notes.append("differentially private fit (see privacy): the column facts above come from the declared "
+                     "schema or were released with noise, so value protection does not apply")
         return notes
     if meta["params"].get("value_protection", False):
         k = RARE_ROWS
@@ -209,11 +209,24 @@ def _privacy_lines(ledger):
         "",
         f"privacy: differentially private for {ledger['neighbouring']}: epsilon {ledger['epsilon_spent']:.4g} spent "
         f"of {ledger['epsilon']:g}, delta {ledger['delta']:.3g} ({ledger['accountant']} accountant)",
-        f"  split of epsilon: {split}",
+        f"  split of epsilon (each part alone, composed above): {split}",
+        *_release_lines(ledger),
         f"  DP-SGD: {ledger['steps']} steps, {ledger['sampling']} sampling rate {ledger['sampling_rate']:.4g} "
         f"(about {ledger['expected_batch_size']:.0f} rows a step), noise multiplier {ledger['noise_multiplier']:.4g}, "
         f"clip norm {ledger['clip_norm']:g}",
     ]
+
+
+def _release_lines(ledger):
+    released = ledger.get("released") or {}
+    if not ledger.get("preprocessing_queries"):
+        return ["  preprocessing: nothing released, every column fact declared"]
+    what = "; ".join(f"{name}: {', '.join(parts)}" for name, parts in released.items())
+    threshold = (f", level thresholds spend delta {ledger['threshold_delta']:.3g}"
+                 if ledger.get("threshold_delta") else "")
+    return [f"  preprocessing: {ledger['preprocessing_queries']} noisy histograms, noise multiplier "
+            f"{ledger['preprocessing_noise_multiplier']:.4g}{threshold}",
+            f"  released with noise: {what}"]
 
 
 def _column_text(c):

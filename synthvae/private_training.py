@@ -18,29 +18,26 @@ import time
 
 import numpy as np
 
-from synthvae.accounting import default_delta, plan_privacy
 from synthvae.backend import import_keras
 
 keras = import_keras()
 
 
-def train_private(build, matrix, *, epochs, plan, epsilon, delta, verbose):
-    """Build a network with ``build()`` and train it with DP-SGD on every row of ``matrix``.
+def train_private(build, matrix, *, epochs, plan, ledger, verbose):
+    """Build a network with ``build()`` and train it with DP-SGD on every row of ``matrix``,
+    with the steps, sampling rate and noise that ``ledger`` planned.
 
     Returns
     -------
     trained : synthvae.training.Trained
         Its history holds each epoch's mean loss, for the convergence check only (the
         model file keeps none of it: it was computed without noise).
-    ledger : synthvae.accounting.Ledger
     """
     from synthvae import dp_tensorflow
     from synthvae.training import Trained, stop_requested
 
     dp_tensorflow.check_backend()
     n_rows = len(matrix)
-    delta = default_delta(n_rows) if delta is None else delta
-    ledger = plan_privacy(epsilon, delta, n_rows, plan.batch_size, epochs)
     entropy = secrets.randbits(63)
     batches = np.random.default_rng(entropy)
     network = build()
@@ -65,4 +62,4 @@ def train_private(build, matrix, *, epochs, plan, epsilon, delta, verbose):
         if not np.isfinite(losses[-1]):
             break
     sigma = keras.ops.convert_to_numpy(network.get_layer("reconstruction").sigma())
-    return Trained(network, np.asarray(sigma, dtype=np.float32), {"loss": losses}), ledger
+    return Trained(network, np.asarray(sigma, dtype=np.float32), {"loss": losses})

@@ -10,6 +10,10 @@ each continuous, integer and datetime column spread evenly over its declared
 pattern numbered from 1, and empty cells in every tenth row of a nullable column.
 The data then passes through these transformers row by row, which the privacy
 guarantee allows (a fixed function of each row).
+
+With a :class:`synthvae.dp_statistics.Release`, numeric columns follow their released
+quantiles instead of an even spread, and nullable columns are empty at their released
+missing rate (at least one row in ``rows``, so the transformers keep a missing state).
 """
 
 from __future__ import annotations
@@ -47,15 +51,27 @@ def check_declared(schema):
                          + "; ".join(problems))
 
 
-def public_frame(schema, rows=PUBLIC_ROWS):
-    """The frame the schema declares (see the module docstring), ``rows`` rows."""
+def public_frame(schema, released=None, rows=PUBLIC_ROWS):
+    """The frame the schema declares, with what ``released`` adds (see the module
+    docstring), ``rows`` rows."""
     check_declared(schema)
+    quantiles = released.quantiles if released is not None else {}
+    missing_rates = released.missing_rates if released is not None else {}
     columns = {}
     for spec in schema.columns:
-        values = _column(spec, rows)
+        if spec.name in quantiles:
+            values = np.interp(np.linspace(0, 1, rows), np.linspace(0, 1, len(quantiles[spec.name])),
+                               quantiles[spec.name])
+            values = pd.Series(np.round(values) if spec.kind == "integer" else values)
+        else:
+            values = _column(spec, rows)
         if spec.nullable and spec.kind not in ("constant", "identifier"):
             values = pd.Series(values, dtype=values.dtype if spec.kind != "integer" else "float64")
-            values[::MISSING_EVERY] = None
+            if spec.name in missing_rates:
+                every = int(np.clip(round(1 / max(missing_rates[spec.name], 1e-9)), 2, rows))
+            else:
+                every = MISSING_EVERY
+            values[::every] = None
         columns[spec.name] = values
     return pd.DataFrame(columns)
 

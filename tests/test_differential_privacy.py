@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from synthvae import SynthVAE
-from synthvae.accounting import plan_privacy, spent_epsilon
+from synthvae.accounting import plan_privacy, spent_epsilon, training_event
 from synthvae.cli import main
 from synthvae.errors import UsageError
 from synthvae.schema import infer_schema
@@ -125,7 +125,7 @@ def test_the_calibrated_noise_spends_at_most_the_target():
     assert ledger.steps == 200 and ledger.sampling_rate == pytest.approx(0.05)
     assert ledger.epsilon_spent <= 3.0
     # The smallest such noise: a tenth less would overspend.
-    assert spent_epsilon(ledger.noise_multiplier * 0.9, ledger.sampling_rate, ledger.steps, 1e-5) > 3.0
+    assert spent_epsilon(1e-5, training_event(ledger.noise_multiplier * 0.9, ledger.sampling_rate, ledger.steps)) > 3.0
     # The PLD accountant, tighter than RDP, agrees that the target holds.
     import dp_accounting
     from dp_accounting import pld
@@ -153,7 +153,15 @@ def test_the_ledger_is_in_the_model_file_and_in_inspect(mixed_frame, tmp_path):
     privacy = meta["privacy"]
     assert privacy["epsilon"] == 2.5 and privacy["delta"] == 1e-5
     assert 0 < privacy["epsilon_spent"] <= 2.5
-    assert privacy["split"] == {"training": 2.5, "preprocessing": 0.0}
+    # Declared ranges and levels cost nothing; numeric quantiles and missing rates were
+    # released first, and the accountant composed both parts within the target.
+    assert set(privacy["split"]) == {"preprocessing", "training"}
+    assert 0 < privacy["split"]["preprocessing"] < privacy["split"]["training"] < 2.5
+    assert privacy["epsilon_spent"] <= sum(privacy["split"].values())
+    assert privacy["released"] == {"income": ["quantiles"], "age": ["quantiles"], "visits": ["quantiles"],
+                                   "color": ["missing"]}
+    assert privacy["preprocessing_queries"] == 4 and privacy["preprocessing_noise_multiplier"] > 0
+    assert privacy["threshold_delta"] == 0  # no level list was released
     assert privacy["sampling"] == "Poisson" and privacy["neighbouring"] == "add or remove one row"
     assert privacy["accountant"].startswith("RDP")
     assert privacy["steps"] == 2 * round(1 / privacy["sampling_rate"])
@@ -164,6 +172,7 @@ def test_the_ledger_is_in_the_model_file_and_in_inspect(mixed_frame, tmp_path):
     assert "privacy: differentially private for add or remove one row" in text
     assert "for 2 epochs" in text  # every planned epoch ran, though the file keeps no losses
     assert f"{privacy['steps']} steps" in text and "clip norm 1" in text
+    assert "4 noisy histograms" in text and "color: missing" in text
     status, text, _ = cli("inspect", model_file, "--json")
     assert json.loads(text)["privacy"] == privacy
 
@@ -194,18 +203,18 @@ def test_epsilon_without_a_declared_schema_is_refused(mixed_frame, tmp_path):
     assert status == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("error: --epsilon needs --schema")
     assert not (tmp_path / "m.synthvae").exists()
-    with pytest.raises(UsageError, match="epsilon needs a schema declared public"):
+    with pytest.raises(UsageError, match="epsilon needs a schema declaring the columns"):
         SynthVAE(**PRIVATE).fit(mixed_frame)
 
 
-def test_a_schema_without_ranges_or_levels_is_refused(mixed_frame, tmp_path):
+def test_dates_without_a_range_and_personal_columns_are_refused(mixed_frame, tmp_path):
     schema = declared_schema(mixed_frame)
-    schema["income"].max = None
-    schema["color"].levels = None
+    schema["signup"].max = None
+    schema["id"].kind, schema["id"].personal = "personal", "text"
     with pytest.raises(UsageError) as caught:
         SynthVAE(**PRIVATE).fit(mixed_frame, schema=schema)
     message = str(caught.value)
-    assert "'income' (continuous) needs min and max" in message and "'color' (categorical) needs its levels" in message
+    assert "'signup' (datetime) needs min and max" in message and "'id' (personal) cannot be learned privately" in message
     with pytest.raises(UsageError, match="epsilon must be a positive number"):
         SynthVAE(**{**PRIVATE, "epsilon": 0}).fit(mixed_frame, schema=declared_schema(mixed_frame))
     with pytest.raises(UsageError, match="delta is only used with epsilon"):
