@@ -108,7 +108,7 @@ def _accountant():
     return rdp.RdpAccountant()
 
 
-def _histograms(noise_multiplier, count):
+def histograms_event(noise_multiplier, count):
     """``count`` Gaussian histograms of L2 sensitivity 1, noise multiplier σ₀ each."""
     import dp_accounting
 
@@ -149,9 +149,9 @@ def plan_privacy(epsilon, delta, n_rows, batch_size, epochs, clip_norm=CLIP_NORM
     preprocessing = []
     noise0 = 0.0
     if preprocessing_queries:
-        noise0 = _calibrate(lambda s: _histograms(s, preprocessing_queries), preprocessing_share * epsilon,
+        noise0 = _calibrate(lambda s: histograms_event(s, preprocessing_queries), preprocessing_share * epsilon,
                             accounted_delta, f"{preprocessing_queries} preprocessing histograms")
-        preprocessing = [_histograms(noise0, preprocessing_queries)]
+        preprocessing = [histograms_event(noise0, preprocessing_queries)]
     sigma = _calibrate(lambda s: training_event(s, sampling_rate, steps) if not preprocessing
                        else _composed(preprocessing + [training_event(s, sampling_rate, steps)]),
                        epsilon, accounted_delta, f"{steps} training steps")

@@ -48,8 +48,11 @@ PREPROCESSING_SHARE = 0.1
 THRESHOLD_DELTA_SHARE = 0.1
 # Bins of the histogram a numeric column's quantiles come from.
 QUANTILE_BINS = 64
-# A numeric bin is kept when its noisy count is at least this many σ.
-KEEP_SIGMAS = 3.0
+# A quantile bin is kept when its noisy count is at least this many σ (an empty bin
+# passes with probability 3e-5), a power of two of the range search at RANGE_SIGMAS
+# (3e-7: there are 143 of them).
+KEEP_SIGMAS = 4.0
+RANGE_SIGMAS = 5.0
 # Range of the signed powers of two that find a numeric column's range: [2^k, 2^(k+1))
 # for k in this range, their negatives, and one bin for |x| < 2^LOW.
 POWERS = (-8, 63)
@@ -122,7 +125,7 @@ def noisy_levels(series, noise_multiplier, threshold, rng):
 
 def noisy_range(values, noise_multiplier, rng):
     """A range holding the bulk of ``values`` (NaN ignored): the outer edges of the
-    signed powers of two whose noisy count is at least ``KEEP_SIGMAS`` σ (the busiest
+    signed powers of two whose noisy count is at least ``RANGE_SIGMAS`` σ (the busiest
     one when none is). Values under 2^LOW in size count as 0."""
     edges = 2.0 ** np.arange(POWERS[0], POWERS[1] + 1)
     # Magnitude k >= 1: edges[k-1] <= |x| < tops[k-1]; the last one is open above.
@@ -132,7 +135,7 @@ def noisy_range(values, noise_multiplier, rng):
     magnitude = np.searchsorted(edges, np.abs(values), side="right")  # 0: near zero
     index = np.where(values < 0, bins - magnitude, bins + magnitude)  # bins: near zero
     noisy = noisy_counts(np.bincount(index, minlength=2 * bins + 1), noise_multiplier, rng)
-    kept = np.flatnonzero(noisy >= KEEP_SIGMAS * noise_multiplier)
+    kept = np.flatnonzero(noisy >= RANGE_SIGMAS * noise_multiplier)
     if not len(kept):
         kept = np.array([int(np.argmax(noisy))])
     low, high = int(kept.min()) - bins, int(kept.max()) - bins  # signed magnitudes
