@@ -47,9 +47,11 @@ def discover(folder, suffixes=(".py",)):
 
 def parse_args(argv):
     methods = [p.stem for p in discover("methods")]
+    # Methods fitted only by a section of their own (MST, by the privacy section).
+    main_methods = [m for m in methods if getattr(importlib.import_module(f"methods.{m}"), "IN_MAIN_TABLES", True)]
     p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES))
-    p.add_argument("--methods", nargs="+", choices=methods, default=methods)
+    p.add_argument("--methods", nargs="+", choices=methods, default=main_methods)
     p.add_argument("--quick", action="store_true", help=f"≤ {QUICK_ROWS:,} rows per part, 10 epochs, small samples")
     p.add_argument("--rerun", nargs="+", default=[], metavar="METHOD", help="ignore the cache of these methods")
     p.add_argument("--no-fit", nargs="+", default=[], metavar="METHOD", help="take these from the cache or leave out")
@@ -61,6 +63,9 @@ def parse_args(argv):
     p.add_argument("--profile", action="store_true", help="also cProfile a sample run to bench-out/profile/")
     p.add_argument("--fit-memory", action="store_true",
                    help="also measure fit memory on 1M to 20M rows (about 8 minutes; without it the section says so)")
+    p.add_argument("--dp", action="store_true",
+                   help="also measure differentially private fits on Adult at epsilon 1, 3 and 10 beside MST "
+                        "(about 40 min with MST cached; see benchmarks/README.md)")
     p.add_argument("--render-only", action="store_true", help="run nothing: render the results file again")
     p.add_argument("--results", type=Path, help="results JSON (default: latest.json, or bench-out/ for --quick)")
     p.add_argument("--out", type=Path, help="markdown (default: BENCHMARKS.md, or bench-out/ for --quick)")
@@ -98,14 +103,17 @@ def timed(command, stdout=os.devnull, stderr=subprocess.DEVNULL):
             "peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def run_method(table, name, args, env_info):
-    """Fit one method on one table in a child (or take its cached run); returns its record."""
+def run_method(table, name, args, env_info, fit=None):
+    """Fit one method on one table in a child (or take its cached run); returns its record.
+
+    ``fit``: these fit settings instead of the method's (a section's own runs, which
+    sample no million rows)."""
     method = importlib.import_module(f"methods.{name}")
     python = args.pythons.get(name, str(REPO / method.PYTHON) if hasattr(method, "PYTHON") else sys.executable)
     mode = "quick" if args.quick else "full"
-    settings = {"fit": {**method.settings(args.quick), **args.changes.get(name, {})},
+    settings = {"fit": fit if fit is not None else {**method.settings(args.quick), **args.changes.get(name, {})},
                 "max_rows": QUICK_ROWS if args.quick else None}
-    if table == "adult":
+    if table == "adult" and fit is None:
         settings["big_sample"] = BIG_SAMPLE[mode]
     if name not in env_info:
         env_info[name] = versions(python, method.PACKAGES)
@@ -186,7 +194,9 @@ def run(args, argv):
             if "error" not in record:
                 evaluate(table, record, data)
     results["runs"] = {t: results["runs"][t] for t in TABLES if t in results["runs"]}
-    ctx = {"args": args, "log": log, "timed": timed, "repo": REPO, "out": OUT}
+    ctx = {"args": args, "log": log, "timed": timed, "repo": REPO, "out": OUT, "load_split": load_split,
+           "quick_rows": QUICK_ROWS, "evaluate": evaluate,
+           "run_method": lambda table, name, fit: run_method(table, name, args, results["env"], fit)}
     for path, module in sections():
         if module and hasattr(module, "measure"):
             log(f"section {path.stem}: measuring")

@@ -204,7 +204,7 @@ def format_description(info):
 def _privacy_lines(ledger):
     if not ledger:
         return ["", "privacy: no differential privacy"]
-    split = ", ".join(f"{name} {share:g}" for name, share in ledger["split"].items())
+    split = ", ".join(f"{name} {share:.3g}" for name, share in ledger["split"].items())
     return [
         "",
         f"privacy: differentially private for {ledger['neighbouring']}: epsilon {ledger['epsilon_spent']:.4g} spent "

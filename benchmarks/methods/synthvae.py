@@ -30,7 +30,13 @@ def fit(train, settings):
     from synthvae import SynthVAE
 
     IMPORTS["imports"] = time.perf_counter() - clock
-    return SynthVAE(**settings).fit(train)
+    settings = dict(settings)
+    schema = settings.pop("schema", None)  # a schema file (the privacy section's declared kinds)
+    if schema is not None:
+        from synthvae.schema import load_schema
+
+        schema = load_schema(Path(__file__).resolve().parents[2] / schema)
+    return SynthVAE(**settings).fit(train, schema=schema)
 
 
 def stages(model):
@@ -39,7 +45,10 @@ def stages(model):
 
 
 def info(model):
-    return {"epochs": len(model.history_.get("loss", [])), "batch_size": model.batch_size_}
+    privacy = model.privacy_ or {}
+    return {"epochs": len(model.history_.get("loss", [])) or (model.epochs if privacy else 0),
+            "batch_size": model.batch_size_,
+            **{k: privacy[k] for k in ("epsilon_spent", "delta", "noise_multiplier", "split") if k in privacy}}
 
 
 def save(model, path):
