@@ -66,12 +66,15 @@ def parse_args(argv):
     p.add_argument("--dp", action="store_true",
                    help="also measure differentially private fits on Adult at epsilon 1, 3 and 10 beside MST "
                         "(about 40 min with MST cached; see benchmarks/README.md)")
+    p.add_argument("--dp-only", action="store_true", help="only the privacy section: no main tables")
     p.add_argument("--render-only", action="store_true", help="run nothing: render the results file again")
     p.add_argument("--results", type=Path, help="results JSON (default: latest.json, or bench-out/ for --quick)")
     p.add_argument("--out", type=Path, help="markdown (default: BENCHMARKS.md, or bench-out/ for --quick)")
     args = p.parse_args(argv)
     args.results = args.results or (OUT / "results-quick.json" if args.quick else LATEST)
     args.out = args.out or (OUT / "BENCHMARKS-quick.md" if args.quick else REPO / "BENCHMARKS.md")
+    if args.dp_only:
+        args.dp, args.tables = True, []
     args.changes = {m: json.loads(v) for m, v in (x.split("=", 1) for x in args.set)}
     args.pythons = dict(x.split("=", 1) for x in args.python + ([f"tvae={args.tvae_python}"] if args.tvae_python else []))
     return args

@@ -201,6 +201,9 @@ def fit(data, model_path, epochs, seed, schema_path, encoding, quiet, strategy, 
         click.echo(f"warning: {UNPROTECTED_WARNING}", err=True)
     if epsilon is not None:
         params.update(epsilon=epsilon, delta=delta)
+        if schema.rules is None and not quiet:
+            click.echo("note: with --epsilon no rules are discovered in the rows (that would read them without "
+                       "noise); rules declared in the schema file are kept", err=True)
     with _interrupt_sticks() as interrupted, warnings.catch_warnings():
         # Said once above, in the command's own words.
         warnings.filterwarnings("ignore", message="value protection is off")

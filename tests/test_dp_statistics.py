@@ -118,3 +118,25 @@ def test_a_private_fit_from_kinds_alone(tmp_path):
     assert 0 < rows["hours"].isna().mean() < 1  # the column kept its missing state
     model.save(tmp_path / "m.synthvae")
     assert SynthVAE.load(tmp_path / "m.synthvae").privacy_ == privacy
+
+
+def test_the_command_line_says_rules_are_not_discovered_and_refuses_personal_columns(tmp_path):
+    from click.testing import CliRunner
+
+    from synthvae.cli import main
+
+    data, schema_file = tmp_path / "data.csv", tmp_path / "kinds.json"
+    frame = kinds_only_frame(300)
+    frame["name"] = [f"person {i}" for i in range(300)]
+    frame.to_csv(data, index=False)
+    personal = Schema.from_dict({**KINDS.to_dict(), "columns": KINDS.to_dict()["columns"] + [
+        {"name": "name", "kind": "personal", "personal": "text", "dtype": "object"}]})
+    schema_file.write_text(personal.to_json())
+    result = CliRunner().invoke(main, ["fit", str(data), "--schema", str(schema_file), "--epsilon", "1",
+                                       "-o", str(tmp_path / "m.synthvae")])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "no rules are discovered" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: with epsilon these columns need more from the schema: 'name' (personal) cannot be learned "
+        "privately: drop it, or declare it categorical")
+    assert not (tmp_path / "m.synthvae").exists()

@@ -1,8 +1,8 @@
 """Differential privacy on Adult: synthvae's private fits beside MST (smartnoise-synth)
 at ε = 1, 3 and 10, scored on the real test split; and what DP-SGD costs in fit time.
 
-Measured with ``python benchmarks/run.py --dp`` (the main tables run too; add
-``--tables adult --methods synthvae --no-fit tvae`` to keep the rest short). Both
+Measured with ``python benchmarks/run.py --dp`` (with the main tables) or ``--dp-only``
+(this section alone). Both
 methods read only the columns' kinds from ``benchmarks/adult-kinds-schema.json``.
 synthvae: ``SynthVAE(random_state=0, epsilon=ε)`` (δ its default 1 / (10 n)), with
 levels, ranges, quantiles and missing rates released with noise for a tenth of ε. MST:
