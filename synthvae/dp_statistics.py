@@ -185,10 +185,12 @@ class Release:
 
     def conform(self, frame):
         """``frame`` with each value brought inside the released facts: numbers clipped to
-        the range, values of levels not released replaced by the most frequent one."""
+        a released range, values of levels not released replaced by the most frequent one."""
         frame = frame.copy()
+        # Declared ranges and levels are not bent: data outside them is refused later.
+        ranged = {q.column for q in self.queries if q.what == "range"}
         for spec in self.schema.columns:
-            if spec.kind in ("continuous", "integer") and spec.min is not None:
+            if spec.name in ranged:
                 frame[spec.name] = frame[spec.name].clip(spec.min, spec.max)
             elif spec.name in self.most_frequent:
                 known = {str(v) for v in spec.levels}
