@@ -71,7 +71,7 @@ def test_the_ledger_composes_preprocessing_with_training():
     assert spent_epsilon(1e-6 - 1e-7, histograms_event(ledger.preprocessing_noise_multiplier, 12)) == pytest.approx(0.3, rel=0.02)
 
 
-def kinds_only_frame(n=4_000, seed=0):
+def kinds_only_frame(n=2_000, seed=0):
     rng = np.random.default_rng(seed)
     hours = rng.normal(40, 8, n).round()
     hours[rng.random(n) < 0.2] = np.nan
