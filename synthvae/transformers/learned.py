@@ -17,8 +17,9 @@ never change with it:
   ranges, clipping bounds and quantile tables end at the ``k``-th smallest and
   ``k``-th largest value, and quantile tables are coarser than the data.
 
-A differentially private mode (noisy counts, ranges and quantiles) would be a third
-mode of the same policy. The policy in force is set around a whole fit with
+A differentially private fit does not read the data here at all: its noisy counts,
+ranges and quantiles are released before (:mod:`synthvae.dp_statistics`), and the
+transformers are fitted on a stand-in table made from them (:mod:`synthvae.public_frame`). The policy in force is set around a whole fit with
 :func:`applied`; fitting outside it keeps every fact exactly.
 """
 
