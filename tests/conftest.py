@@ -71,3 +71,23 @@ def write_future_model_file(source, path):
                 meta.update(format_version=99, synthvae_version="9.0.0")
                 data = json.dumps(meta).encode()
             dst.writestr(item, data)
+
+
+def run_in_process(*args, cwd=None):
+    """Run the ``synthvae`` command in this process through click's CliRunner, so that
+    TensorFlow, once loaded, serves every command; the result holds exit_code, stdout and
+    stderr apart. An exception other than the command's exit is raised, not returned."""
+    from click.testing import CliRunner
+
+    from synthvae.cli import main
+
+    previous = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        os.chdir(previous)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
