@@ -39,9 +39,18 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
     likely level when ``argmax``.
     """
+    return draw_matrix(raw, transformer, sigma, rng, argmax, calibration)[0]
+
+
+def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
+    """:func:`decode_to_matrix`, and the level drawn in each softmax span: ``(matrix,
+    codes)``, where ``codes`` maps a span's first matrix column to its rows' levels
+    (what :meth:`TableTransformer.inverse_transform` takes, so that no one looks for
+    the one in each one-hot row again)."""
     raw = np.asarray(raw, dtype=np.float32)
     n = len(raw)
     out = np.zeros(raw.shape, dtype=np.float32)
+    codes = {}
     index = transformer.continuous_columns_
     if len(index):
         values = raw[:, index] + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
@@ -60,9 +69,10 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
         flat = out.reshape(-1)
         first = np.arange(n) * out.shape[1]
         for span in spans:
-            codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
-            flat[first + span.start + codes] = 1.0
-    return out
+            drawn = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            flat[first + span.start + drawn] = 1.0
+            codes[span.start] = drawn
+    return out, codes
 
 
 def _draw_levels(logits, rng, argmax):
@@ -125,13 +135,14 @@ class Generator:
         self.calibration = calibration
 
     def matrix(self, rng, n, argmax=False):
-        """``n`` fresh rows in the matrix layout."""
+        """``n`` fresh rows in the matrix layout, and the levels drawn (see :func:`draw_matrix`)."""
         raw = self.decode(self.prior.sample(n, rng))
-        return decode_to_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration)
+        return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration)
 
-    def rows(self, rng, n, argmax=False):
+    def rows(self, rng, n, argmax=False, row_offset=0):
         """``n`` fresh rows as a table."""
-        return self.transformer.inverse_transform(self.matrix(rng, n, argmax), rng=rng)
+        matrix, codes = self.matrix(rng, n, argmax)
+        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes)
 
     def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS,
                render=None, threads=None):
@@ -162,9 +173,7 @@ class Generator:
             def rows_of(chunk, chunk_start):
                 # The whole chunk is made even when only part is wanted, so its draws
                 # are the same however the sample is split.
-                rng = np.random.default_rng([seed, chunk])
-                matrix = self.matrix(rng, chunk_rows, argmax)
-                return self.transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
+                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start)
         else:
             draw = conditional.rows
 

@@ -190,7 +190,7 @@ class NumericTransformer(ColumnTransformer):
     def transform(self, series):
         return self.encoder_.transform(self._to_numbers(series))
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         values = np.clip(self.encoder_.inverse_transform(block), self.min_, self.max_)
         return pd.Series(np.round(values, self.decimals_))
 
@@ -266,7 +266,7 @@ class DatetimeTransformer(ColumnTransformer):
         seconds = self.numeric_.inverse_transform(block).to_numpy()
         return np.round(seconds / self.unit_) * self.unit_
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         return datetimes.from_seconds(self._seconds(block), self.format)
 
     def get_state(self):
@@ -324,9 +324,9 @@ class MissingIndicator(ColumnTransformer):
             out[present, 2:] = self.inner.transform(series[present])
         return out
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
-        values = self.inner.inverse_transform(block[:, 2:], rng)
-        missing = block[:, 1] > block[:, 0]
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        values = self.inner.inverse_transform(block[:, 2:], rng, codes=None if codes is None else codes[1:])
+        missing = codes[0] == 1 if codes is not None else block[:, 1] > block[:, 0]
         return values.where(~missing, None) if values.dtype == object else values.mask(missing)
 
     def get_state(self):
