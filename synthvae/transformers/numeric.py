@@ -96,9 +96,22 @@ class NormalScores:
         with np.errstate(invalid="ignore"):
             low, high = u - self.BOUNDS_THRESHOLD < 0, u + self.BOUNDS_THRESHOLD > 1
         finite = ~np.isnan(u)
-        u[finite] = np.interp(u[finite], self.references_, q)
+        u[finite] = _interp_even(u[finite], q)
         u[high], u[low] = q[-1], q[0]
         return u.reshape(-1, 1)
+
+
+def _interp_even(u, table):
+    """``np.interp(u, np.linspace(0, 1, len(table)), table)``: the references are evenly
+    spaced, so each value's segment is found by arithmetic instead of a search (several
+    times faster on a table of thousands of quantiles; equal to float rounding)."""
+    last = len(table) - 1
+    if last < 1:
+        return np.full_like(u, table[0])
+    position = np.clip(u, 0.0, 1.0) * last
+    segment = np.minimum(position.astype(np.intp), last - 1)
+    low = table[segment]
+    return low + (position - segment) * (table[segment + 1] - low)
 
 
 class ModeEncoder:
