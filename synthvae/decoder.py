@@ -88,3 +88,19 @@ class Decoder:
             if i < last:
                 np.maximum(h, 0.0, out=h)
         return h
+
+    def columns(self, z):
+        """The same outputs laid out the other way: one row per output, one column per
+        latent code. The last product is computed in that layout (the matrix library
+        reads its operands transposed), so sampling, which works through the outputs
+        one at a time, needs no transposing copy; values equal ``self(z).T`` to
+        float32 rounding."""
+        h = np.asarray(z, dtype=np.float32)
+        for kernel, bias in self.layers[:-1]:
+            h = h @ kernel
+            h += bias
+            np.maximum(h, 0.0, out=h)
+        kernel, bias = self.layers[-1]
+        out = kernel.T @ h.T
+        out += bias[:, None]
+        return out

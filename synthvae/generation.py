@@ -42,18 +42,22 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     return draw_matrix(raw, transformer, sigma, rng, argmax, calibration)[0]
 
 
-def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
+def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by_output=False):
     """:func:`decode_to_matrix`, and the level drawn in each softmax span: ``(matrix,
     codes)``, where ``codes`` maps a span's first matrix column to its rows' levels
     (what :meth:`TableTransformer.inverse_transform` takes, so that no one looks for
-    the one in each one-hot row again)."""
+    the one in each one-hot row again).
+
+    ``by_output``: ``raw`` is laid out one row per output (as
+    :meth:`synthvae.decoder.Decoder.columns` makes it) and is overwritten."""
     raw = np.asarray(raw, dtype=np.float32)
-    n = len(raw)
-    out = np.zeros(raw.shape, dtype=np.float32)
+    n = raw.shape[1] if by_output else len(raw)
+    out = np.zeros((n, transformer.width_), dtype=np.float32)
     codes = {}
     index = transformer.continuous_columns_
     if len(index):
-        values = raw[:, index] + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        decoded = raw[index].T if by_output else raw[:, index]
+        values = decoded + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
         if calibration is not None:
             values = calibration.map_continuous(values.astype(np.float64))
         out[:, index] = values
@@ -63,7 +67,7 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None):
         # values, where working across a row-major span would stride through memory.
         # A copy always: for one row raw.T is already contiguous, and ascontiguousarray
         # would return a view that the bias below then adds into the caller's array.
-        levels = np.array(raw.T, order="C")
+        levels = raw if by_output else np.array(raw.T, order="C")
         if calibration is not None:
             levels += calibration.logit_bias[:, None]
         flat = out.reshape(-1)
@@ -119,7 +123,8 @@ class Generator:
     Parameters
     ----------
     decode : callable
-        Latent codes -> raw decoder outputs: a :class:`synthvae.decoder.Decoder`.
+        Latent codes -> raw decoder outputs: a :class:`synthvae.decoder.Decoder` (chunks
+        of rows use its ``columns``, the outputs laid out one row per output).
     prior : GaussianMixturePrior
     transformer : TableTransformer
     sigma : numpy.ndarray
@@ -136,8 +141,9 @@ class Generator:
 
     def matrix(self, rng, n, argmax=False):
         """``n`` fresh rows in the matrix layout, and the levels drawn (see :func:`draw_matrix`)."""
-        raw = self.decode(self.prior.sample(n, rng))
-        return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration)
+        raw = self.decode.columns(self.prior.sample(n, rng))
+        return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration,
+                           by_output=True)
 
     def rows(self, rng, n, argmax=False, row_offset=0):
         """``n`` fresh rows as a table."""
