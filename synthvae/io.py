@@ -267,7 +267,7 @@ def _csv_body(frame, dialect=None):
                 column = pa.array(column, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
                 return by_pandas()
-        arrays.append(column)
+        arrays.append(pa.chunked_array([column]) if isinstance(column, pa.Array) else column)
     layout = dialect or CsvDialect()
     quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
     columns = []
@@ -304,7 +304,7 @@ def _needs_quotes(column, quote_bytes=_QUOTE_BYTES + (b",",)):
     """Whether a text cell of ``column`` (an Arrow string column) holds a character that
     needs quotes (``quote_bytes``): a scan of the bytes the cells are stored in, not a
     match per cell."""
-    for chunk in getattr(column, "chunks", [column]):
+    for chunk in column.chunks:
         data = chunk.buffers()[2]
         # A slice's buffer may hold bytes beyond it: at worst a chunk is sent to pandas.
         data = data.to_pybytes() if data is not None else b""

@@ -238,12 +238,16 @@ def _json_scalar(value):
 
 def table_json_schema():
     """The JSON Schema (draft 2020-12) of the schema file, as a dict."""
+    return json.loads(table_json_schema_text())
+
+
+def table_json_schema_text():
+    """:func:`table_json_schema` as the text of its file."""
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "setup.py").is_file() and (checkout / "schemas" / "table.schema.json").is_file():
         # A source checkout: its own top-level schemas/, whatever is installed.
-        return json.loads((checkout / "schemas" / "table.schema.json").read_text("utf-8"))
-    text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
-    return json.loads(text)
+        return (checkout / "schemas" / "table.schema.json").read_text("utf-8")
+    return resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
 
 
 def validate_schema_dict(obj):
