@@ -112,7 +112,7 @@ def load_model(path):
     params.setdefault("value_protection", False)
     params["hidden"] = tuple(params["hidden"])
     try:
-        schema = Schema.from_dict(parts["schema.json"])
+        schema = Schema.from_dict(parts["schema.json"], checked=True)
     except DataError as exc:
         raise ModelFileError(f"{path}: schema.json: {exc}") from None
     try:

@@ -187,9 +187,14 @@ class Schema:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     @classmethod
-    def from_dict(cls, obj):
-        """Build a schema from its JSON form, validating it first."""
-        validate_schema_dict(obj)
+    def from_dict(cls, obj, checked=False):
+        """Build a schema from its JSON form, validating it first (``checked``: it was
+        validated against the schema file's JSON Schema already, as a model file's
+        schema member is with the rest of the file)."""
+        if checked:
+            check_column_names(obj)
+        else:
+            validate_schema_dict(obj)
         rules = None
         if "rules" in obj:
             from synthvae.rules import rules_from_dicts
@@ -260,6 +265,11 @@ def validate_schema_dict(obj):
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
         raise DataError(f"schema file is not valid at {where}: {err.message}")
+    check_column_names(obj)
+
+
+def check_column_names(obj):
+    """Raise DataError if the schema file ``obj`` names a column twice."""
     names = [c["name"] for c in obj["columns"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
