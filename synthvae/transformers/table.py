@@ -251,6 +251,8 @@ def _prepared(series, spec):
 
 def _restore_dtype(values, spec):
     dtype = spec.dtype
+    if str(values.dtype) == dtype and (dtype == "object" or values.dtype.kind in "iub"):
+        return values  # already so: no copy (a float column may still hold gaps to check)
     try:
         if dtype.startswith("int") or dtype.startswith("uint"):
             if values.isna().any():
