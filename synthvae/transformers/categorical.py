@@ -118,8 +118,10 @@ class CategoricalTransformer(LevelColumn):
         table = np.array(self.levels_ + [None], dtype=object)
         rare = codes >= len(self.levels_)
         if rare.any() and not self.pooled_:
-            # The slot of unseen values: the row's most likely known level.
-            codes = np.where(rare, np.argmax(block[:, : len(self.levels_)], axis=1), codes)
+            # The slot of unseen values: the row's most likely known level (looked for
+            # in those rows alone).
+            codes = codes.copy()
+            codes[rare] = np.argmax(block[rare, : len(self.levels_)], axis=1)
         values = table[np.minimum(codes, len(self.levels_))]
         if rare.any() and self.pooled_:
             pool = np.array(self.pooled_, dtype=object)
