@@ -65,8 +65,9 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by
     if spans:
         # Levels as rows: each step below is one pass over a contiguous row of n
         # values, where working across a row-major span would stride through memory.
-        # A copy always: for one row raw.T is already contiguous, and ascontiguousarray
-        # would return a view that the bias below then adds into the caller's array.
+        # Outputs already laid out so are the caller's to overwrite; others are copied
+        # always: for one row raw.T is already contiguous, and ascontiguousarray would
+        # return a view that the bias below then adds into the caller's array.
         levels = raw if by_output else np.array(raw.T, order="C")
         if calibration is not None:
             levels += calibration.logit_bias[:, None]
