@@ -178,10 +178,13 @@ class TableTransformer:
         ]
         return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
 
-    def inverse_transform(self, matrix, rng=None, row_offset=0):
+    def inverse_transform(self, matrix, rng=None, row_offset=0, codes=None):
         """Rows back from a matrix in this layout.
 
-        Softmax groups may hold one-hot rows or probabilities: the largest entry wins.
+        Softmax groups may hold one-hot rows or probabilities: the largest entry wins,
+        unless ``codes`` gives the level drawn in each (a dict: a softmax span's first
+        matrix column -> its rows' level indices, as
+        :func:`synthvae.generation.draw_matrix` returns it).
         ``row_offset`` numbers regenerated identifiers, so that chunks of one sample
         get consecutive keys. A transformer with inputs (a derived column) is decoded
         once the columns it reads are.
@@ -197,7 +200,8 @@ class TableTransformer:
                 transformer, spans = self.transformers_[i], self._blocks[i]
                 start = spans[0].start if spans else 0
                 block = matrix[:, start : start + sum(s.width for s in spans)]
-                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded)
+                own = None if codes is None else [codes.get(s.start) if s.kind == "softmax" else None for s in spans]
+                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded, codes=own)
                 name = transformer.columns[0]
                 decoded[name] = _restore_dtype(values.reset_index(drop=True), specs[name])
             waiting = [i for i in waiting if i not in ready]
@@ -247,6 +251,8 @@ def _prepared(series, spec):
 
 def _restore_dtype(values, spec):
     dtype = spec.dtype
+    if str(values.dtype) == dtype and (dtype == "object" or values.dtype.kind in "iub"):
+        return values  # already so: no copy (a float column may still hold gaps to check)
     try:
         if dtype.startswith("int") or dtype.startswith("uint"):
             if values.isna().any():
