@@ -242,8 +242,16 @@ def quantiles(values, random_state):
     # quantile table, where the mapping is exactly invertible.
     sample = np.concatenate([_subsample(values, rng), [values.min(), values.max()]]).reshape(-1, 1)
     n_quantiles = min(QUANTILES, max(2, len(sample) // active().min_rows))
+    ends = 2 if active().protected and n_quantiles > 4 else 0  # the repeated ends, below
+    n_quantiles -= ends
     fitted = QuantileTransformer(n_quantiles=n_quantiles, output_distribution="normal", subsample=None).fit(sample)
-    return fitted.quantiles_[:, 0]
+    table = fitted.quantiles_[:, 0]
+    if ends:
+        # The k rows at each bound are one mass, as wide as a step of the table: the
+        # repeated end puts their scores in its middle, not all at the far tail, where
+        # a small table's clipped rows would pile up as outliers of the training data.
+        table = np.concatenate([table[:1], table, table[-1:]])
+    return table
 
 
 def mixture(values, max_modes, random_state):
