@@ -76,12 +76,12 @@ class NormalScores:
 
         x = np.array(values, dtype=np.float64).reshape(-1)
         q, ref = self.quantiles_[:, 0], self.references_
-        with np.errstate(invalid="ignore"):
-            low, high = x - self.BOUNDS_THRESHOLD < q[0], x + self.BOUNDS_THRESHOLD > q[-1]
         finite = ~np.isnan(x)
-        # Both directions, averaged, so that repeated quantiles map to their middle.
+        # Values beyond the table count as its ends (a protected table ends at the k-th
+        # extremes). Both directions, averaged, so that repeated quantiles, a repeated
+        # end included, map to their middle.
+        x[finite] = np.clip(x[finite], q[0], q[-1])
         x[finite] = 0.5 * (np.interp(x[finite], q, ref) - np.interp(-x[finite], -q[::-1], -ref[::-1]))
-        x[high], x[low] = 1.0, 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
             scores = ndtri(x)
             bound = self.BOUNDS_THRESHOLD - np.spacing(1)

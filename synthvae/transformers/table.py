@@ -8,7 +8,8 @@ import pandas as pd
 from synthvae.errors import DataError
 from synthvae.rules import rules_from_dicts, rules_to_dicts
 from synthvae.schema import ColumnSpec, Schema
-from synthvae.transformers.base import Span, plain
+from synthvae.transformers import learned
+from synthvae.transformers.base import Span, level_key, plain
 from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
@@ -93,6 +94,17 @@ class TableTransformer:
         sampled = frame.attrs.get("table_rows", len(frame)) > len(frame)
         plan = self._plan(frame)
         derived = {**plan.found_depends, **plan.depends}
+        # Values withheld by value protection are learned as kept values from here on
+        # (see learned.replacements). The mapping names withheld values, so it lives
+        # only while this process fits and encodes the rows: the model file never has it.
+        self._replacements = {
+            spec.name: mapping for spec in self.schema.columns
+            if spec.kind in ("categorical", "boolean") and spec.name not in derived
+            and (mapping := learned.replacements(
+                _prepared(frame[spec.name], spec),
+                frame[[t for t, source in derived.items() if source == spec.name]]))
+        }
+        frame = self._substituted(frame)
         self.transformers_ = []
         for spec in self.schema.columns:
             series = _prepared(frame[spec.name], spec)
@@ -169,8 +181,35 @@ class TableTransformer:
         index = next(i for i, t in enumerate(self.transformers_) if t is transformer)
         return list(self._blocks[index])
 
+    def _substituted(self, frame):
+        """``frame`` with each withheld value (and the columns looked up from it) written
+        as its replacement; ``frame`` itself when nothing is withheld."""
+        replacements = getattr(self, "_replacements", {})
+        if not replacements:
+            return frame
+        frame = frame.copy()
+        for name, mapping in replacements.items():
+            keys = frame[name].map(level_key)
+            hits = keys.isin(list(mapping))
+            if not hits.any():
+                continue
+            written = {name: {key: value for key, (value, _) in mapping.items()}}
+            for key, (_, children) in mapping.items():
+                for child, value in children.items():
+                    written.setdefault(child, {})[key] = value
+            for column, values in written.items():
+                original = frame[column]
+                updated = original.astype(object)
+                updated[hits] = keys[hits].map(values)
+                try:
+                    frame[column] = updated.astype(original.dtype)
+                except (TypeError, ValueError):
+                    frame[column] = updated
+        return frame
+
     def transform(self, frame):
         self.schema.check_frame(frame)
+        frame = self._substituted(frame)
         specs = {spec.name: spec for spec in self.schema.columns}
         blocks = [
             t.transform(_prepared(frame[spec.name], spec), *(_prepared(frame[n], specs[n]) for n in t.inputs))
