@@ -59,10 +59,46 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
             levels += calibration.logit_bias[:, None]
         flat = out.reshape(-1)
         first = np.arange(n) * out.shape[1]
+        couplings = getattr(transformer, "couplings_", ())
+        coupled = {s.start for on, target, _ in couplings for s in (on, target)}
+        drawn = {}
         for span in spans:
-            codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            if span.start in coupled:
+                codes = _draw_coupled(levels, span, couplings, drawn, rng, argmax)
+                drawn[span.start] = codes
+            else:
+                codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
             flat[first + span.start + codes] = 1.0
     return out
+
+
+def _draw_coupled(levels, span, couplings, drawn, rng, argmax):
+    """One level per row for a group that a combinations rule ties to another (see
+    :attr:`synthvae.transformers.TableTransformer.couplings_`): from the decoder's
+    probabilities times, for a later group it is tied to, the probability that group
+    has of a level allowed beside each of its own, and for an earlier group already
+    drawn, zero where that group's level excludes one. So a pair of tied groups is
+    drawn from the decoder's joint of the two restricted to the pairs the rule allows,
+    and the row keeps what the decoder said of both columns."""
+    logits = levels[span.start : span.stop]
+    weights = np.exp(logits - logits.max(axis=0))
+    plain = weights.copy()
+    for on, target, allowed in couplings:
+        if on.start == span.start:
+            later = levels[target.start : target.stop]
+            probs = np.exp(later - later.max(axis=0))
+            probs /= probs.sum(axis=0)
+            weights *= allowed @ probs
+        elif target.start == span.start and on.start in drawn:
+            weights *= allowed.T[:, drawn[on.start]]
+    # No allowed level (an imposed condition, say): the decoder's own draw; the
+    # column's check after decoding redraws it.
+    empty = weights.sum(axis=0) <= 0
+    if empty.any():
+        weights[:, empty] = plain[:, empty]
+    if argmax:
+        return weights.argmax(axis=0)
+    return draw_levels(weights, rng)
 
 
 def _draw_levels(logits, rng, argmax):

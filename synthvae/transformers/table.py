@@ -148,6 +148,31 @@ class TableTransformer:
         self._writers = {name: t for t in self.transformers_ for name in t.columns}
         self.spans_ = spans
         self.width_ = start
+        self.couplings_ = self._couplings()
+
+    def _couplings(self):
+        """``(on span, span, allowed)`` for each combinations rule whose two columns are
+        both learned as one-hot groups, the earlier group first: ``allowed`` (float32,
+        the first group's width x the second's) is 0 where the rule excludes the pair
+        of slots. The sampler draws the two groups together from the decoder's own
+        probabilities restricted to the allowed pairs (see
+        :func:`synthvae.generation.decode_to_matrix`); the column's check after
+        decoding covers what a slot cannot say (pooled values, imposed conditions)."""
+        couplings = []
+        for transformer, block in zip(self.transformers_, self._blocks):
+            if not isinstance(transformer, ExclusionTransformer):
+                continue
+            for on in transformer.inputs:
+                source = self._writers.get(on)
+                if not isinstance(source, CategoricalTransformer) or source is transformer:
+                    continue
+                on_span = self.spans_for(source)[0]
+                if on_span.start >= block[0].start:
+                    continue
+                excluded = transformer.excluded_slots(on, source.levels_, on_span.width)
+                if excluded.any():
+                    couplings.append((on_span, block[0], (~excluded).astype(np.float32)))
+        return couplings
 
     @property
     def continuous_columns_(self):
