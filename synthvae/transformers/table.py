@@ -59,6 +59,10 @@ class TableTransformer:
         column (see :class:`DerivedTransformer`) instead of learning them, and find the
         rules the rows obey when the schema declares none. False: nothing is found in
         the rows (a private fit, whose rows are a stand-in built from the schema).
+    rules : list or None
+        The rules the training rows obey, when the caller found them already (see
+        :func:`synthvae.rules.discover`); None: found in the rows ``fit`` is given.
+        Unused when the schema declares rules.
     random_state : int
         Seeds the subsampling and mixture fits, so the same data gives the same state.
 
@@ -76,10 +80,11 @@ class TableTransformer:
         Matrix columns in all.
     """
 
-    def __init__(self, schema: Schema, encoding="quantile", derive=True, random_state=0):
+    def __init__(self, schema: Schema, encoding="quantile", derive=True, rules=None, random_state=0):
         self.schema = schema
         self.encoding = encoding
         self.derive = derive
+        self.rules = rules
         self.random_state = random_state
 
     def fit(self, frame):
@@ -127,7 +132,12 @@ class TableTransformer:
         from synthvae.rules import construction_order, discover
 
         declared = self.schema.rules is not None
-        rules = self.schema.rules if declared else discover(frame, self.schema) if self.derive else []
+        if declared:
+            rules = self.schema.rules
+        elif not self.derive:
+            rules = []
+        else:
+            rules = discover(frame, self.schema) if self.rules is None else list(self.rules)
         found = find_derived_columns(frame, self.schema) if self.derive else {}
         plan = plan_construction(rules, self.schema, found)
         if declared and plan.unbuilt:
