@@ -79,26 +79,47 @@ def _draw_coupled(levels, span, couplings, drawn, rng, argmax):
     has of a level allowed beside each of its own, and for an earlier group already
     drawn, zero where that group's level excludes one. So a pair of tied groups is
     drawn from the decoder's joint of the two restricted to the pairs the rule allows,
-    and the row keeps what the decoder said of both columns."""
-    logits = levels[span.start : span.stop]
-    weights = np.exp(logits - logits.max(axis=0))
-    plain = weights.copy()
+    and the row keeps what the decoder said of both columns. ``drawn`` holds the
+    levels drawn so far, and each later group's exponentiated logits (computed once)."""
+    weights = _exp_levels(levels, span, drawn, keep=False)
+    plain = None
     for on, target, allowed in couplings:
         if on.start == span.start:
-            later = levels[target.start : target.stop]
-            probs = np.exp(later - later.max(axis=0))
-            probs /= probs.sum(axis=0)
-            weights *= allowed @ probs
+            later = _exp_levels(levels, target, drawn, keep=True)
+            if plain is None:
+                plain = weights.copy()
+            # 1 - the later group's probability of the levels each level excludes
+            # (a few rows each: a matrix product here is slower than these sums).
+            total = later.sum(axis=0)
+            for level in np.flatnonzero((allowed == 0).any(axis=1)):
+                excluded = later[allowed[level] == 0].sum(axis=0)
+                weights[level] *= np.maximum(total - excluded, 0.0) / total
         elif target.start == span.start and on.start in drawn:
+            if plain is None:
+                plain = weights.copy()
             weights *= allowed.T[:, drawn[on.start]]
     # No allowed level (an imposed condition, say): the decoder's own draw; the
     # column's check after decoding redraws it.
-    empty = weights.sum(axis=0) <= 0
-    if empty.any():
-        weights[:, empty] = plain[:, empty]
+    if plain is not None:
+        empty = weights.sum(axis=0) <= 0
+        if empty.any():
+            weights[:, empty] = plain[:, empty]
     if argmax:
         return weights.argmax(axis=0)
     return draw_levels(weights, rng)
+
+
+def _exp_levels(levels, span, cache, keep):
+    """exp(logits - max) of a group (levels x rows), computed once: kept in ``cache``
+    for a group drawn later (``keep``), taken out of it for the group drawn now."""
+    key = ("exp", span.start)
+    if key in cache:
+        return cache[key] if keep else cache.pop(key)
+    logits = levels[span.start : span.stop]
+    weights = np.exp(logits - logits.max(axis=0))
+    if keep:
+        cache[key] = weights
+    return weights
 
 
 def _draw_levels(logits, rng, argmax):
