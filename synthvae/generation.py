@@ -37,7 +37,8 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     Continuous values get Gaussian noise at the decoder's learned scale ``sigma``
     (one per continuous column), then the calibration's quantile map; each softmax
     span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
-    likely level when ``argmax``.
+    likely level when ``argmax``; groups that a combinations rule ties are drawn
+    together, never in a pair the rule excludes (:func:`_draw_coupled`).
     """
     raw = np.asarray(raw, dtype=np.float32)
     n = len(raw)
