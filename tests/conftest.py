@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,8 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Verdicts on model files are remembered in a cache of the tests' own, not the user's.
+os.environ["SYNTHVAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="synthvae-tests-")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "adult-sample.csv.gz"
