@@ -47,6 +47,7 @@ class Calibration:
                 mean = softmax(logits + bias[span.start : span.stop]).mean(axis=0) + 1e-6
                 bias[span.start : span.stop] += np.log(target) - np.log(mean)
         calibration = cls(bias, np.zeros((0, 2)), np.zeros((0, 2)))
+        calibration._fit_coupled(raw, transformer, sigma, train_matrix, rng, rounds)
         matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=calibration)
         levels = _quantile_levels(n_quantiles, len(train_matrix))
         present_synth, present_train = _present_masks(matrix, transformer), _present_masks(train_matrix, transformer)
@@ -65,6 +66,27 @@ class Calibration:
         calibration.source_quantiles = _rows(source, len(levels))
         calibration.target_quantiles = _rows(target, len(levels))
         return calibration
+
+    def _fit_coupled(self, raw, transformer, sigma, train_matrix, rng, rounds):
+        """Groups that a combinations rule ties are drawn from the decoder's joint
+        restricted to the allowed pairs (:func:`decode_to_matrix`), which moves their
+        shares: a missing occupation the decoder gives a private employee is not
+        drawn. Their biases are corrected on the drawn shares, so the tied columns'
+        shares are the training ones too."""
+        spans = {s.start: s for coupling in getattr(transformer, "couplings_", ()) for s in coupling[:2]}
+        if not spans:
+            return
+        targets = {}
+        for start, span in spans.items():
+            counts = learned.counts(train_matrix[:, span.start : span.stop].sum(axis=0, dtype=np.float64))
+            targets[start] = counts / max(counts.sum(), 1.0) + 1e-6
+        bias = self.logit_bias.astype(np.float64)
+        for _ in range(rounds):
+            matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=self)
+            for start, span in spans.items():
+                drawn = matrix[:, span.start : span.stop].mean(axis=0, dtype=np.float64) + 1e-6
+                bias[span.start : span.stop] += np.log(targets[start]) - np.log(drawn)
+            self.logit_bias = bias.astype(np.float32)
 
     def source_range(self, j):
         """The decoded values continuous column ``j``'s map was fitted on, as (low, high),

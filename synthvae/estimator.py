@@ -138,7 +138,9 @@ class SynthVAE(BaseEstimator):
     fit_seconds_ : dict
         Wall seconds of each stage of the last fit: ``schema`` (with reading the
         sample, when streaming), ``keras`` (importing TensorFlow and Keras, the first
-        time in a process), ``transformers``, ``training``, ``prior``, ``calibration``.
+        time in a process), ``rules`` (finding the rules the rows obey, and when
+        streaming checking them over the whole table), ``transformers``,
+        ``training``, ``prior``, ``calibration``.
     is_chief_ : bool
         Whether this process should save the model (False only on multi-worker
         non-chiefs).
@@ -269,7 +271,11 @@ class SynthVAE(BaseEstimator):
             rows = stream.HeldRows if held else stream.StreamedRows
             return rows(source, transformer, sample, n_rows, seed, chunk_rows, VALIDATION_SHARE)
 
-        return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock))
+        def table_rules(rules):
+            return stream.rules_that_hold(source, rules, schema, chunk_rows)
+
+        return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock,
+                                      table_rules))
 
     def _assign(self, fitted):
         fitted = dict(fitted)

@@ -17,7 +17,7 @@ from synthvae.backend import import_keras, native_logs_silenced, seeded
 CALIBRATION_ROWS = (20_000, 50_000)
 
 
-def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
+def fit_model(params, sample, schema, n_rows, training_rows, seed, clock, table_rules=None):
     """Fit everything on ``sample`` (the table, or a sample of it when streaming) and
     train on what ``training_rows(transformer, matrix, seed)`` hands out.
 
@@ -35,6 +35,10 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
         (what training reads: :class:`InMemoryRows`, or :class:`synthvae.stream.StreamedRows`).
     seed : int
     clock : StageClock
+    table_rules : callable or None
+        ``(rules) ->`` those of the rules found in ``sample`` that every row of the
+        whole table obeys (a streamed fit reads the table once more); None: ``sample``
+        is the table.
 
     Returns
     -------
@@ -72,7 +76,16 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock):
             transformer = TableTransformer(schema, encoding=params["encoding"], derive=False,
                                            random_state=seed).fit(public_frame(schema, released))
         else:
-            transformer = TableTransformer(schema, encoding=params["encoding"], random_state=seed).fit(sample)
+            rules = None
+            if schema.rules is None:
+                from synthvae.rules import discover
+
+                rules = discover(sample, schema)
+                if table_rules is not None:
+                    rules = table_rules(rules)
+            clock.lap("rules")
+            transformer = TableTransformer(schema, encoding=params["encoding"], rules=rules,
+                                           random_state=seed).fit(sample)
         matrix = transformer.transform(sample)
         clock.lap("transformers")
 

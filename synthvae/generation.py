@@ -37,7 +37,8 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     Continuous values get Gaussian noise at the decoder's learned scale ``sigma``
     (one per continuous column), then the calibration's quantile map; each softmax
     span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
-    likely level when ``argmax``.
+    likely level when ``argmax``; groups that a combinations rule ties are drawn
+    together, never in a pair the rule excludes (:func:`_draw_coupled`).
     """
     return draw_matrix(raw, transformer, sigma, rng, argmax, calibration)[0]
 
@@ -73,11 +74,67 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by
             levels += calibration.logit_bias[:, None]
         flat = out.reshape(-1)
         first = np.arange(n) * out.shape[1]
+        couplings = getattr(transformer, "couplings_", ())
+        coupled = {s.start for on, target, _ in couplings for s in (on, target)}
+        exps = {}
         for span in spans:
-            drawn = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            if span.start in coupled:
+                drawn = _draw_coupled(levels, span, couplings, codes, exps, rng, argmax)
+            else:
+                drawn = _draw_levels(levels[span.start : span.stop], rng, argmax)
             flat[first + span.start + drawn] = 1.0
             codes[span.start] = drawn
     return out, codes
+
+
+def _draw_coupled(levels, span, couplings, drawn, exps, rng, argmax):
+    """One level per row for a group that a combinations rule ties to another (see
+    :attr:`synthvae.transformers.TableTransformer.couplings_`): from the decoder's
+    probabilities times, for a later group it is tied to, the probability that group
+    has of a level allowed beside each of its own, and for an earlier group already
+    drawn, zero where that group's level excludes one. So a pair of tied groups is
+    drawn from the decoder's joint of the two restricted to the pairs the rule allows,
+    and the row keeps what the decoder said of both columns. ``drawn`` holds the
+    levels drawn so far by group, ``exps`` each later group's exponentiated logits
+    (computed once)."""
+    weights = _exp_levels(levels, span, exps, keep=False)
+    plain = None
+    for on, target, allowed in couplings:
+        if on.start == span.start:
+            later = _exp_levels(levels, target, exps, keep=True)
+            if plain is None:
+                plain = weights.copy()
+            # 1 - the later group's probability of the levels each level excludes
+            # (a few rows each: a matrix product here is slower than these sums).
+            total = later.sum(axis=0)
+            for level in np.flatnonzero((allowed == 0).any(axis=1)):
+                excluded = later[allowed[level] == 0].sum(axis=0)
+                weights[level] *= np.maximum(total - excluded, 0.0) / total
+        elif target.start == span.start and on.start in drawn:
+            if plain is None:
+                plain = weights.copy()
+            weights *= allowed.T[:, drawn[on.start]]
+    # No allowed level (an imposed condition, say): the decoder's own draw; the
+    # column's check after decoding redraws it.
+    if plain is not None:
+        empty = weights.sum(axis=0) <= 0
+        if empty.any():
+            weights[:, empty] = plain[:, empty]
+    if argmax:
+        return weights.argmax(axis=0)
+    return draw_levels(weights, rng)
+
+
+def _exp_levels(levels, span, cache, keep):
+    """exp(logits - max) of a group (levels x rows), computed once: kept in ``cache``
+    for a group drawn later (``keep``), taken out of it for the group drawn now."""
+    if span.start in cache:
+        return cache[span.start] if keep else cache.pop(span.start)
+    logits = levels[span.start : span.stop]
+    weights = np.exp(logits - logits.max(axis=0))
+    if keep:
+        cache[span.start] = weights
+    return weights
 
 
 def _draw_levels(logits, rng, argmax):

@@ -5,7 +5,9 @@ Two passes over the data, then one per epoch:
 1. ``reservoir_sample`` reads every chunk once, counts the rows and keeps a uniform
    random sample of at most ``sample_rows`` of them (bottom-k of a random key per row,
    the same as reservoir sampling). The schema, the column transformers, the held-out
-   rows, the latent prior and the calibration are all fitted on that sample.
+   rows, the latent prior and the calibration are all fitted on that sample; rules
+   found in it are kept only when every row of the table obeys them
+   (``rules_that_hold``, one more pass, only when there are rules to check).
    ``check_table`` then reads the table once more to check every row against the
    schema, so a row the sample did not hold cannot fail half-way through training.
 2. ``StreamBatches`` (a ``keras.utils.PyDataset``) reads the table again each epoch,
@@ -341,6 +343,18 @@ def check_table(source, schema, chunk_rows=CHUNK_ROWS):
     types = ColumnTypes.from_schema(schema)
     for chunk in iter_chunks(source, chunk_rows, types, check_rows=False):
         schema.check_data(chunk[schema.names])
+
+
+def rules_that_hold(source, rules, schema, chunk_rows=CHUNK_ROWS):
+    """Of the rules found in the sample, those that every row of the table obeys
+    (see :func:`synthvae.rules.rules_that_hold`), reading it once more."""
+    from synthvae.rules import rules_that_hold as holding
+
+    if not rules:
+        return []
+    types = ColumnTypes.from_schema(schema)
+    chunks = (chunk[schema.names] for chunk in iter_chunks(source, chunk_rows, types, check_rows=False))
+    return holding(rules, chunks, schema)
 
 
 def split_sample(sample, seed, share):

@@ -220,5 +220,5 @@ def test_fit_and_sample_leave_the_global_generators_alone(mixed_frame):
 
 def test_fit_seconds_name_every_stage_in_order(fitted):
     stages = fitted.fit_seconds_
-    assert list(stages) == ["schema", "keras", "transformers", "training", "prior", "calibration"]
+    assert list(stages) == ["schema", "keras", "rules", "transformers", "training", "prior", "calibration"]
     assert all(seconds >= 0 for seconds in stages.values()) and stages["training"] > 0

@@ -184,3 +184,28 @@ def test_found_rules_hold_in_generated_rows(adult_model):
     assert broken(rules, rows, model.schema_) == {}
     wives = model.sample(500, random_state=8, where=["sex=Female"])
     assert (wives["relationship"] != " Husband").all() and broken(rules, wives, model.schema_) == {}
+
+
+def test_streamed_fit_drops_a_rule_that_rows_outside_the_sample_break(tmp_path):
+    from synthvae.stream import reservoir_sample
+
+    rng = np.random.default_rng(0)
+    n = 2400
+    start = rng.integers(0, 1000, n)
+    frame = pd.DataFrame({"start": start, "end": start + rng.integers(0, 50, n), "low": rng.integers(0, 500, n)})
+    frame["high"] = frame["low"] + rng.integers(1, 40, n)
+    path = tmp_path / "planted.csv"
+    frame.to_csv(path, index=False)
+    sample, _ = reservoir_sample(path, 800, seed=0, chunk_rows=700)
+    found = discover(sample, infer_schema(sample))
+    assert {Order(("start", "end")), Order(("low", "high"), strict=True)} <= set(found)
+    outside = frame.index.difference(sample.index)[-1]  # in the last chunk
+    frame.loc[outside, "end"] = frame.loc[outside, "start"] - 1
+    frame.to_csv(path, index=False)
+
+    model = SynthVAE(random_state=0, **TINY).fit_stream(path, sample_rows=800, chunk_rows=700)
+    assert Order(("start", "end")) not in model.transformer_.rules_
+    assert Order(("low", "high"), strict=True) in model.transformer_.rules_
+    assert "rules" in model.fit_seconds_
+    rows = model.sample(2000, random_state=0)
+    assert (rows["high"] > rows["low"]).all() and (rows["end"] < rows["start"]).any()

@@ -268,3 +268,16 @@ def test_real_samples(name, expected):
     if name == "adult":
         sex = [r for r in rules if isinstance(r, Combinations) and set(r.columns) == {"relationship", "sex"}]
         assert sex and {tuple(sorted(c)) for c in sex[0].excluded} == {(" Female", " Husband"), (" Male", " Wife")}
+
+
+def test_rules_found_in_a_sample_are_kept_where_the_whole_table_obeys_them():
+    from synthvae.rules import rules_that_hold
+
+    parts = [pd.DataFrame({"a": [1, 2, 3], "b": [2, 3, 4], "s": ["x", "x", "y"], "t": ["m", "n", "n"]}),
+             pd.DataFrame({"a": [5, 6, 9], "b": [6, 7, 8], "s": ["y", "y", "y"], "t": ["m", "m", "n"]})]
+    pairs = Combinations(("s", "t"), excluded=(("x", "n"), ("y", "m")), min_rows=2)
+    kept = rules_that_hold([Order(("a", "b")), pairs, Order(("a", "b"), strict=True)], parts[:1])
+    assert kept == [Order(("a", "b")), pairs, Order(("a", "b"), strict=True)]
+    # a > b in the second part; ("x", "n") once in all, ("y", "m") twice: no longer rare
+    kept = rules_that_hold([Order(("a", "b")), pairs], iter(parts))
+    assert kept == [Combinations(("s", "t"), excluded=(("x", "n"),), min_rows=2)]

@@ -6,6 +6,7 @@ GLOSS = {
     "read": "reading the CSV (`synthvae.io.read_table`) and the split",
     "imports": "importing synthvae and TensorFlow/Keras",
     "schema": "schema inference and checks",
+    "rules": "finding the rules every row obeys (`synthvae.rules.discover`)",
     "transformers": "column transformers fitted, table encoded",
     "training": "training the VAE",
     "prior": "latent prior (k-means mixture)",

@@ -9,11 +9,19 @@ schema file, checked on any rows.
   not by chance and without redundancy.
 * :func:`check_declared` raises a DataError naming a declared rule that the data
   breaks, the first breaking row and its values.
+* :func:`rules_that_hold` keeps, of the rules found in a sample of a table, those
+  that the whole table obeys, read in parts.
 * :func:`construction_order` orders the columns so that each rule can be made true
   when its last column is built.
 """
 
-from synthvae.rules.checks import check_declared, construction_order, rules_from_dicts, rules_to_dicts
+from synthvae.rules.checks import (
+    check_declared,
+    construction_order,
+    rules_from_dicts,
+    rules_that_hold,
+    rules_to_dicts,
+)
 from synthvae.rules.discovery import CHANCE_BREAKS, MAX_PARTS, discover
 from synthvae.rules.types import RARE_ROWS, Combinations, Depends, Order, Range, Sum, rule_from_dict
 
@@ -28,6 +36,7 @@ __all__ = [
     "rules_to_dicts",
     "discover",
     "check_declared",
+    "rules_that_hold",
     "construction_order",
     "CHANCE_BREAKS",
     "RARE_ROWS",

@@ -1,8 +1,10 @@
-"""Rules against data: declared rules the data must obey, lists of rules as JSON, and
-the column order in which rules can be made true one column at a time."""
+"""Rules against data: declared rules the data must obey, rules found in a sample
+kept only where the whole table obeys them, lists of rules as JSON, and the column
+order in which rules can be made true one column at a time."""
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 
 import numpy as np
@@ -23,6 +25,39 @@ def rules_from_dicts(objs):
     if not isinstance(objs, list):
         raise DataError("rules are a list of objects")
     return [rule_from_dict(obj) for obj in objs]
+
+
+def rules_that_hold(rules, frames, schema=None):
+    """The rules of ``rules`` (found in a sample of a table) that hold in the whole
+    table, given as ``frames``, its rows in parts (chunks read in turn).
+
+    A rule that some row breaks is dropped; a combinations rule keeps the excluded
+    combinations that fewer than its ``min_rows`` rows of the table hold (a near-rule
+    stays one), and is dropped when none is left.
+    """
+    rules = list(rules)
+    combos = {i: {c: 0 for c in rule.excluded} for i, rule in enumerate(rules)
+              if isinstance(rule, Combinations) and rule.excluded and rule.allowed is None}
+    broken = set()
+    for frame in frames:
+        for i, rule in enumerate(rules):
+            if i in broken:
+                continue
+            if i in combos:
+                for combo in combos[i]:
+                    one = dataclasses.replace(rule, excluded=(combo,))
+                    combos[i][combo] += int(one.violations(frame, schema).sum())
+            elif rule.violations(frame, schema).any():
+                broken.add(i)
+    kept = []
+    for i, rule in enumerate(rules):
+        if i in combos:
+            rare = tuple(c for c, rows in combos[i].items() if rows < rule.min_rows)
+            if rare:
+                kept.append(rule if len(rare) == len(rule.excluded) else dataclasses.replace(rule, excluded=rare))
+        elif i not in broken:
+            kept.append(rule)
+    return kept
 
 
 def check_declared(frame, rules, schema=None):

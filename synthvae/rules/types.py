@@ -30,7 +30,8 @@ from synthvae.rules.values import MISSING, category_value, column, combos, json_
 
 # Combinations seen in fewer rows than this are rare: a generator does not produce
 # them. The same k as value protection, which keeps levels that few rows share out
-# of the output: a combination that rare is as identifying as a rare level.
+# of the output: a combination that rare is as identifying as a rare level. One
+# constant for both (value protection's k, in synthvae.transformers.learned, is this).
 RARE_ROWS = 5
 
 REMAINDERS = ("zero", "nonnegative")

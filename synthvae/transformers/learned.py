@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from synthvae.rules.types import RARE_ROWS
 from synthvae.transformers.base import MISSING_KEY, level_key, plain
 
 # Fitting is on a bounded subsample so preprocessing never dominates training.
@@ -47,8 +48,8 @@ _MIN_MODE_WEIGHT = 0.005
 EXACT = "exact"
 PROTECTED = "protected"
 MODES = (EXACT, PROTECTED)
-# The fewest training rows a kept fact may rest on under value protection.
-RARE_ROWS = 5
+# RARE_ROWS: the fewest training rows a kept fact may rest on under value protection,
+# the same k below which a combination of values is rare and never generated.
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,13 @@ rebuilt from that form once the columns it reads are decoded.
   decimals or time unit.
 * :class:`ExclusionTransformer`: a category column whose values may not occur
   together with some values of other columns (a combinations rule: Adult's
-  Husband who is Female). Learned as any category column; a decoded row whose
-  value is excluded given the values it is compared with gets its value drawn
-  again from the column's training shares among the values allowed there.
+  Husband who is Female). Learned as any category column. Where the other column
+  is a one-hot group too, the sampler draws the two groups from the decoder's own
+  probabilities for the row restricted to the pairs the rule allows (the table's
+  ``couplings_``), and the calibration matches the drawn shares to the training
+  ones. A decoded row whose value is still excluded (a pooled value, a condition
+  imposed on one column) gets its value drawn again from the column's training
+  shares among the values allowed there.
 * A dependency (``pickup_zone determines pickup_borough``) is a
   :class:`~synthvae.transformers.categorical.DerivedTransformer`: looked up.
 
@@ -424,6 +428,24 @@ class ExclusionTransformer(CategoricalTransformer):
         self._named = np.zeros(len(self._values) + 1, dtype=bool)
         for _, _, table, _ in self._tables:
             self._named |= table.any(axis=0)
+
+    def excluded_slots(self, on, on_levels, on_width):
+        """Which slots of this column's group a row may not take beside each slot of
+        the group of the column ``on``, whose slots hold ``on_levels`` (and after them
+        a pooled or unseen slot): a bool array, ``on_width`` x this group's width.
+        A pooled or unseen slot, whose value is known only once drawn, excludes and is
+        excluded by nothing here (the check after decoding covers it)."""
+        width = self.spans[0][1]
+        excluded = np.zeros((on_width, width), dtype=bool)
+        on_slots = np.arange(min(len(on_levels), on_width))
+        own = np.flatnonzero(self._slot_values[:width] >= 0)
+        for name, on_index, table, _ in self._tables:
+            if name != on:
+                continue
+            rows = _codes(on_index, np.array(list(on_levels), dtype=object)[on_slots])
+            rows = np.where(rows < 0, len(on_index), rows)
+            excluded[np.ix_(on_slots, own)] |= table[np.ix_(rows, self._slot_values[own])]
+        return excluded
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         slots = span_levels(block, codes)

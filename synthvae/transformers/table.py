@@ -60,6 +60,10 @@ class TableTransformer:
         column (see :class:`DerivedTransformer`) instead of learning them, and find the
         rules the rows obey when the schema declares none. False: nothing is found in
         the rows (a private fit, whose rows are a stand-in built from the schema).
+    rules : list or None
+        The rules the training rows obey, when the caller found them already (see
+        :func:`synthvae.rules.discover`); None: found in the rows ``fit`` is given.
+        Unused when the schema declares rules.
     random_state : int
         Seeds the subsampling and mixture fits, so the same data gives the same state.
 
@@ -77,10 +81,11 @@ class TableTransformer:
         Matrix columns in all.
     """
 
-    def __init__(self, schema: Schema, encoding="quantile", derive=True, random_state=0):
+    def __init__(self, schema: Schema, encoding="quantile", derive=True, rules=None, random_state=0):
         self.schema = schema
         self.encoding = encoding
         self.derive = derive
+        self.rules = rules
         self.random_state = random_state
 
     def fit(self, frame):
@@ -139,7 +144,12 @@ class TableTransformer:
         from synthvae.rules import construction_order, discover
 
         declared = self.schema.rules is not None
-        rules = self.schema.rules if declared else discover(frame, self.schema) if self.derive else []
+        if declared:
+            rules = self.schema.rules
+        elif not self.derive:
+            rules = []
+        else:
+            rules = discover(frame, self.schema) if self.rules is None else list(self.rules)
         found = find_derived_columns(frame, self.schema) if self.derive else {}
         plan = plan_construction(rules, self.schema, found)
         if declared and plan.unbuilt:
@@ -160,6 +170,31 @@ class TableTransformer:
         self._writers = {name: t for t in self.transformers_ for name in t.columns}
         self.spans_ = spans
         self.width_ = start
+        self.couplings_ = self._couplings()
+
+    def _couplings(self):
+        """``(on span, span, allowed)`` for each combinations rule whose two columns are
+        both learned as one-hot groups, the earlier group first: ``allowed`` (float32,
+        the first group's width x the second's) is 0 where the rule excludes the pair
+        of slots. The sampler draws the two groups together from the decoder's own
+        probabilities restricted to the allowed pairs (see
+        :func:`synthvae.generation.decode_to_matrix`); the column's check after
+        decoding covers what a slot cannot say (pooled values, imposed conditions)."""
+        couplings = []
+        for transformer, block in zip(self.transformers_, self._blocks):
+            if not isinstance(transformer, ExclusionTransformer):
+                continue
+            for on in transformer.inputs:
+                source = self._writers.get(on)
+                if not isinstance(source, CategoricalTransformer) or source is transformer:
+                    continue
+                on_span = self.spans_for(source)[0]
+                if on_span.start >= block[0].start:
+                    continue
+                excluded = transformer.excluded_slots(on, source.levels_, on_span.width)
+                if excluded.any():
+                    couplings.append((on_span, block[0], (~excluded).astype(np.float32)))
+        return couplings
 
     @property
     def continuous_columns_(self):
