@@ -379,9 +379,9 @@ def conditional_shares(target, source, source_values, target_values):
     a value redrawn under a rule is drawn, given the value beside it."""
     def keys(series):
         series = pd.Series(series, dtype=object).reset_index(drop=True)
-        return series.where(series.notna(), None)
+        return series.where(series.notna(), MISSING_KEY)
 
-    crossed = pd.crosstab(keys(source).fillna(MISSING_KEY), keys(target).fillna(MISSING_KEY))
+    crossed = pd.crosstab(keys(source), keys(target))
     rows = [MISSING_KEY if v is None else v for v in source_values]
     columns = [MISSING_KEY if v is None else v for v in target_values]
     table = counts(crossed.reindex(index=rows, columns=columns, fill_value=0).to_numpy(dtype=np.float64))
