@@ -59,6 +59,8 @@ def parse_args(argv):
     p.add_argument("--set", action="append", default=[], metavar="METHOD=JSON",
                    help='change a method\'s settings, e.g. synthvae=\'{"beta": 1.0}\' (a lever to try)')
     p.add_argument("--profile", action="store_true", help="also cProfile a sample run to bench-out/profile/")
+    p.add_argument("--fit-memory", action="store_true",
+                   help="also measure fit memory on 1M to 20M rows (about 8 minutes; without it the section says so)")
     p.add_argument("--render-only", action="store_true", help="run nothing: render the results file again")
     p.add_argument("--results", type=Path, help="results JSON (default: latest.json, or bench-out/ for --quick)")
     p.add_argument("--out", type=Path, help="markdown (default: BENCHMARKS.md, or bench-out/ for --quick)")

@@ -35,6 +35,8 @@ def table_file(folder, repeats):
 def measure(results, ctx):
     from synthvae import stream
 
+    if not getattr(ctx["args"], "fit_memory", True):
+        return {"error": "Not measured in this run (`--fit-memory` measures it, about 8 minutes)"}
     folder = ctx["out"] / "fit-memory"
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
