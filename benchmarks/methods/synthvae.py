@@ -6,6 +6,7 @@ from pathlib import Path
 
 LABEL = "synthvae"
 PACKAGES = ("synthvae", "numpy", "pandas", "scikit-learn", "pyarrow", "tensorflow", "keras")
+SEED = "random_state"  # the setting --seeds varies
 CACHED = False  # the code under test: fitted afresh on every run (--reuse to keep it)
 
 
