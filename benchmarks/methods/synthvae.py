@@ -40,7 +40,8 @@ def stages(model):
 
 
 def info(model):
-    return {"epochs": len(model.history_.get("loss", [])), "batch_size": model.batch_size_}
+    return {"epochs": len(model.history_.get("loss", [])), "batch_size": model.batch_size_,
+            "chosen": dict(getattr(model, "chosen_", {}))}
 
 
 def save(model, path):
