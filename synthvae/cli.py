@@ -120,7 +120,7 @@ def main(debug):
               help="Where to write the model file (written to a temporary name, then renamed).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Most passes over the data (training stops earlier once the held-out loss stops improving).  "
-                   "[default: from the table's size: 300 up to 500 rows, 100 from 5,000 rows up]")
+                   "[default: from the table's size: 300 up to 1,000 rows, 100 from 5,000 rows up]")
 @click.option("--seed", type=int, default=None,
               help="Random seed: the same seed on the same data gives the same model.")
 @click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,
