@@ -30,11 +30,11 @@ def spread(records, metric):
 
 def chosen(record):
     """What the estimator chose for this table (the ``info`` the harness recorded)."""
-    info = dict(record.get("info") or {})
-    chosen = info.pop("chosen", None) or {}
-    shown = [f"{k} {v}" for k, v in info.items() if v is not None]
-    shown += [f"{k} {tuple(v) if isinstance(v, list) else v}" for k, v in chosen.items()]
-    return ", ".join(shown) or "—"
+    info = record.get("info") or {}
+    trained = f"{info.get('epochs', '—')} epochs trained, {info.get('batch_size', '—')} rows per step"
+    chosen = info.get("chosen") or {}
+    return trained + ("; chosen: " + ", ".join(f"{k} {tuple(v) if isinstance(v, list) else v}"
+                                               for k, v in chosen.items()) if chosen else "")
 
 
 def render(results, targets):
@@ -74,8 +74,8 @@ def render(results, targets):
         "rows, scored on Adult's real test split) swing from seed to seed, so they are judged on "
         "the mean.\n\n"
         f"{table(header, rows)}\n\n"
-        "Seed by seed (the last column: epochs trained, rows per step, and the parameters synthvae "
-        "chose for the table's size):\n\n"
-        + table(["table", "method", "seed"] + [label for label, _ in FIGURES] + ["fit, wall s", "chosen"], by_seed)
+        "Seed by seed (the last column: how synthvae trained, and the parameters it chose for the "
+        "table's size when left at None):\n\n"
+        + table(["table", "method", "seed"] + [label for label, _ in FIGURES] + ["fit, wall s", "training"], by_seed)
         + f"\n\n<sub>{provenance(results)}</sub>"
     )
