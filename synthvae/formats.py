@@ -168,25 +168,40 @@ class TextFormatter:
         column holding no gaps: the missing cell is written as the file has it)."""
         if not self.written:
             return frame
-        columns = {}
-        for name in frame.columns:
-            spec = self.written.get(name)
-            columns[name] = frame[name] if spec is None else format_column(frame[name], spec)
+        columns = {name: _as_series(column, frame.index) for name, column in self.cells(frame).items()}
         out = pd.DataFrame(columns, index=frame.index)
         out.attrs = frame.attrs
         return out
+
+    def cells(self, frame):
+        """The same columns by name, without building a frame: an Arrow string array
+        for each column that has a written format, the column as it is otherwise. The
+        CSV writer takes the arrays as they are (see :func:`synthvae.io.renderer`)."""
+        return {name: frame[name] if self.written.get(name) is None else format_cells(frame[name], self.written[name])
+                for name in frame.columns}
+
+
+def _as_series(column, index):
+    if isinstance(column, pd.Series):
+        return column
+    return pd.Series(pd.arrays.ArrowExtensionArray(column), index=index)
 
 
 def format_column(series, spec):
     """The cells of ``series`` written as ``spec`` (a written format) says, as a pandas
     Series of Arrow strings without gaps."""
+    return _as_series(format_cells(series, spec), series.index)
+
+
+def format_cells(series, spec):
+    """:func:`format_column`'s cells as an Arrow string array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = _cells(series, spec, pa, pc)
     if text.null_count:
         text = pc.fill_null(text, spec.get("missing", ""))
-    return pd.Series(pd.arrays.ArrowExtensionArray(text), index=series.index)
+    return text
 
 
 def _cells(series, spec, pa, pc):

@@ -39,12 +39,25 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     span becomes a one-hot row drawn from its (calibrated) probabilities, or the most
     likely level when ``argmax``.
     """
+    return draw_matrix(raw, transformer, sigma, rng, argmax, calibration)[0]
+
+
+def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by_output=False):
+    """:func:`decode_to_matrix`, and the level drawn in each softmax span: ``(matrix,
+    codes)``, where ``codes`` maps a span's first matrix column to its rows' levels
+    (what :meth:`TableTransformer.inverse_transform` takes, so that no one looks for
+    the one in each one-hot row again).
+
+    ``by_output``: ``raw`` is laid out one row per output (as
+    :meth:`synthvae.decoder.Decoder.columns` makes it) and is overwritten."""
     raw = np.asarray(raw, dtype=np.float32)
-    n = len(raw)
-    out = np.zeros(raw.shape, dtype=np.float32)
+    n = raw.shape[1] if by_output else len(raw)
+    out = np.zeros((n, transformer.width_), dtype=np.float32)
+    codes = {}
     index = transformer.continuous_columns_
     if len(index):
-        values = raw[:, index] + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        decoded = raw[index].T if by_output else raw[:, index]
+        values = decoded + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
         if calibration is not None:
             values = calibration.map_continuous(values.astype(np.float64))
         out[:, index] = values
@@ -52,17 +65,19 @@ def decode_to_matrix(raw, transformer, sigma, rng, argmax=False, calibration=Non
     if spans:
         # Levels as rows: each step below is one pass over a contiguous row of n
         # values, where working across a row-major span would stride through memory.
-        # A copy always: for one row raw.T is already contiguous, and ascontiguousarray
-        # would return a view that the bias below then adds into the caller's array.
-        levels = np.array(raw.T, order="C")
+        # Outputs already laid out so are the caller's to overwrite; others are copied
+        # always: for one row raw.T is already contiguous, and ascontiguousarray would
+        # return a view that the bias below then adds into the caller's array.
+        levels = raw if by_output else np.array(raw.T, order="C")
         if calibration is not None:
             levels += calibration.logit_bias[:, None]
         flat = out.reshape(-1)
         first = np.arange(n) * out.shape[1]
         for span in spans:
-            codes = _draw_levels(levels[span.start : span.stop], rng, argmax)
-            flat[first + span.start + codes] = 1.0
-    return out
+            drawn = _draw_levels(levels[span.start : span.stop], rng, argmax)
+            flat[first + span.start + drawn] = 1.0
+            codes[span.start] = drawn
+    return out, codes
 
 
 def _draw_levels(logits, rng, argmax):
@@ -109,7 +124,8 @@ class Generator:
     Parameters
     ----------
     decode : callable
-        Latent codes -> raw decoder outputs: a :class:`synthvae.decoder.Decoder`.
+        Latent codes -> raw decoder outputs: a :class:`synthvae.decoder.Decoder` (chunks
+        of rows use its ``columns``, the outputs laid out one row per output).
     prior : GaussianMixturePrior
     transformer : TableTransformer
     sigma : numpy.ndarray
@@ -125,13 +141,15 @@ class Generator:
         self.calibration = calibration
 
     def matrix(self, rng, n, argmax=False):
-        """``n`` fresh rows in the matrix layout."""
-        raw = self.decode(self.prior.sample(n, rng))
-        return decode_to_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration)
+        """``n`` fresh rows in the matrix layout, and the levels drawn (see :func:`draw_matrix`)."""
+        raw = self.decode.columns(self.prior.sample(n, rng))
+        return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration,
+                           by_output=True)
 
-    def rows(self, rng, n, argmax=False):
+    def rows(self, rng, n, argmax=False, row_offset=0):
         """``n`` fresh rows as a table."""
-        return self.transformer.inverse_transform(self.matrix(rng, n, argmax), rng=rng)
+        matrix, codes = self.matrix(rng, n, argmax)
+        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes)
 
     def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS,
                render=None, threads=None):
@@ -162,9 +180,7 @@ class Generator:
             def rows_of(chunk, chunk_start):
                 # The whole chunk is made even when only part is wanted, so its draws
                 # are the same however the sample is split.
-                rng = np.random.default_rng([seed, chunk])
-                matrix = self.matrix(rng, chunk_rows, argmax)
-                return self.transformer.inverse_transform(matrix, rng=rng, row_offset=chunk_start)
+                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start)
         else:
             draw = conditional.rows
 

@@ -144,10 +144,12 @@ def renderer(fmt, integer_columns=(), schema=None):
         frame = integer_columns_for_output(frame, integer_columns)
         if fmt == "parquet":
             return arrow_table(frame, formats.arrow)
-        frame = formats.text(frame)
+        # The formatted cells go to Arrow's writer as the Arrow arrays they are made as,
+        # with no frame built in between.
+        columns = formats.text.cells(frame)
         if formats.dialect.trailing_delimiter:
-            frame = frame.assign(**{_AFTER_LAST: ""})
-        return _csv_body(frame, formats.dialect)
+            columns[_AFTER_LAST] = pd.Series("", index=frame.index)
+        return _csv_body(columns, formats.dialect)
 
     return render
 
@@ -241,31 +243,45 @@ _PLAIN_WHOLE = 1e15
 def _csv_body(frame, dialect=None):
     """``frame``'s rows as CSV text without a header, as :func:`frame_to_csv_text` reads
     them back: same values, same dtypes (floats keep their ``.0``), empty missing cells;
-    laid out as ``dialect`` says when one is given."""
+    laid out as ``dialect`` says when one is given. ``frame`` may also be its columns by
+    name, each a Series or an Arrow array of the same length."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    if not all(_dtype_kind(frame[name]) in _ARROW_KINDS for name in frame.columns):
-        return frame_to_csv_text(frame, header=False, dialect=dialect)
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
-        return frame_to_csv_text(frame, header=False, dialect=dialect)
+    series = {name: frame[name] for name in frame.columns} if isinstance(frame, pd.DataFrame) else frame
+
+    def by_pandas():
+        index = next((c.index for c in series.values() if isinstance(c, pd.Series)), None)
+        whole = pd.DataFrame({name: c if isinstance(c, pd.Series) else pd.Series(pd.arrays.ArrowExtensionArray(c),
+                                                                                 index=index)
+                              for name, c in series.items()}, index=index)
+        return frame_to_csv_text(whole, header=False, dialect=dialect)
+
+    arrays = []
+    for column in series.values():
+        if isinstance(column, pd.Series):
+            if _dtype_kind(column) not in _ARROW_KINDS:
+                return by_pandas()
+            try:
+                column = pa.array(column, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
+                return by_pandas()
+        arrays.append(pa.chunked_array([column]) if isinstance(column, pa.Array) else column)
     layout = dialect or CsvDialect()
     quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
     columns = []
-    for column in table.columns:
+    for column in arrays:
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             if not layout.quote_all and _needs_quotes(column, quote_bytes):
-                return frame_to_csv_text(frame, header=False, dialect=dialect)
+                return by_pandas()
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
         elif pa.types.is_floating(kind):
             column = _float_text(column, pc)
         elif not pa.types.is_integer(kind):
-            return frame_to_csv_text(frame, header=False, dialect=dialect)
+            return by_pandas()
         columns.append(column)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])
     sink = pa.BufferOutputStream()

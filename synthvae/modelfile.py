@@ -21,6 +21,7 @@ the member and the field.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthvae import validated
 from synthvae.errors import DataError, MissingFileError, ModelFileError
 from synthvae.io import atomic_path
 
@@ -115,7 +117,7 @@ def load_model(path):
     # return to None, as the estimator that was fitted had them.
     chosen = {name: params[name] for name in meta.get("chosen", [])}
     try:
-        schema = Schema.from_dict(parts["schema.json"])
+        schema = Schema.from_dict(parts["schema.json"], checked=True)
     except DataError as exc:
         raise ModelFileError(f"{path}: schema.json: {exc}") from None
     try:
@@ -162,7 +164,6 @@ def read_model_file(path):
         raise ModelFileError(f"{path} is a folder, not a model file")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a synthvae model file (not a zip archive; truncated or another kind of file?)")
-    validator = _validator()
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -170,14 +171,19 @@ def read_model_file(path):
                 raise ModelFileError(f"{path} is a zip archive but not a synthvae model file")
             if zf.getinfo("meta.json").file_size > MAX_JSON_BYTES:
                 raise ModelFileError(f"{path}: member meta.json is implausibly large")
-            meta = _read_json(zf, "meta.json", path)
+            digest = hashlib.sha256(_schemas_text().encode("utf-8"))
+            meta = _read_json(zf, "meta.json", path, digest)
             # The version first: a file of another format is named as such, whatever it holds.
             _check_format(meta, path)
             infos = _check_members(zf, path)
             parts = {"meta.json": meta}
             for name in JSON_MEMBERS[1:]:
-                parts[name] = _read_json(zf, name, path)
-            validate_parts(parts, path, validator)
+                parts[name] = _read_json(zf, name, path, digest)
+            if validated.seen(digest.hexdigest()):
+                _check_finite(parts, path)
+            else:
+                validate_parts(parts, path)
+                validated.remember(digest.hexdigest())
             weights = _read_weights(zf, infos, meta, path)
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
         raise ModelFileError(f"{path} is damaged ({exc}); fit the model again") from None
@@ -205,9 +211,13 @@ def _check_members(zf, path):
     return infos
 
 
-def _read_json(zf, name, path):
+def _read_json(zf, name, path, digest=None):
+    data = zf.read(name)
+    if digest is not None:
+        digest.update(f"\x00{name}\x00{len(data)}\x00".encode())
+        digest.update(data)
     try:
-        return json.loads(zf.read(name).decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: {name} is not valid JSON ({exc}); the file is damaged") from None
 
@@ -234,14 +244,26 @@ _VALIDATOR = None
 
 def model_json_schema():
     """The JSON Schema (draft 2020-12) of the model file's JSON members, as a dict."""
+    return json.loads(_model_schema_text())
+
+
+def _model_schema_text():
     from importlib import resources
 
     try:
-        text = resources.files("synthvae.schemas").joinpath("model.schema.json").read_text("utf-8")
+        return resources.files("synthvae.schemas").joinpath("model.schema.json").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError):
         # A source checkout: the file sits in the repository's top-level schemas/.
-        text = (Path(__file__).resolve().parent.parent / "schemas" / "model.schema.json").read_text("utf-8")
-    return json.loads(text)
+        return (Path(__file__).resolve().parent.parent / "schemas" / "model.schema.json").read_text("utf-8")
+
+
+def _schemas_text():
+    """What a validation's verdict depends on besides the file: the schemas it checks
+    against and the version of the code that checks."""
+    from synthvae import __version__
+    from synthvae.schema import table_json_schema_text
+
+    return "\x00".join([__version__, _model_schema_text(), table_json_schema_text()])
 
 
 def _validator():

@@ -187,9 +187,14 @@ class Schema:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     @classmethod
-    def from_dict(cls, obj):
-        """Build a schema from its JSON form, validating it first."""
-        validate_schema_dict(obj)
+    def from_dict(cls, obj, checked=False):
+        """Build a schema from its JSON form, validating it first (``checked``: it was
+        validated against the schema file's JSON Schema already, as a model file's
+        schema member is with the rest of the file)."""
+        if checked:
+            check_column_names(obj)
+        else:
+            validate_schema_dict(obj)
         rules = None
         if "rules" in obj:
             from synthvae.rules import rules_from_dicts
@@ -238,12 +243,16 @@ def _json_scalar(value):
 
 def table_json_schema():
     """The JSON Schema (draft 2020-12) of the schema file, as a dict."""
+    return json.loads(table_json_schema_text())
+
+
+def table_json_schema_text():
+    """:func:`table_json_schema` as the text of its file."""
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "setup.py").is_file() and (checkout / "schemas" / "table.schema.json").is_file():
         # A source checkout: its own top-level schemas/, whatever is installed.
-        return json.loads((checkout / "schemas" / "table.schema.json").read_text("utf-8"))
-    text = resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
-    return json.loads(text)
+        return (checkout / "schemas" / "table.schema.json").read_text("utf-8")
+    return resources.files("synthvae.schemas").joinpath("table.schema.json").read_text("utf-8")
 
 
 def validate_schema_dict(obj):
@@ -256,6 +265,11 @@ def validate_schema_dict(obj):
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
         raise DataError(f"schema file is not valid at {where}: {err.message}")
+    check_column_names(obj)
+
+
+def check_column_names(obj):
+    """Raise DataError if the schema file ``obj`` names a column twice."""
     names = [c["name"] for c in obj["columns"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

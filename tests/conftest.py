@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,8 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Verdicts on model files are remembered in a cache of the tests' own, not the user's.
+os.environ["SYNTHVAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="synthvae-tests-")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "adult-sample.csv.gz"
@@ -71,3 +74,23 @@ def write_future_model_file(source, path):
                 meta.update(format_version=99, synthvae_version="9.0.0")
                 data = json.dumps(meta).encode()
             dst.writestr(item, data)
+
+
+def run_in_process(*args, cwd=None):
+    """Run the ``synthvae`` command in this process through click's CliRunner, so that
+    TensorFlow, once loaded, serves every command; the result holds exit_code, stdout and
+    stderr apart. An exception other than the command's exit is raised, not returned."""
+    from click.testing import CliRunner
+
+    from synthvae.cli import main
+
+    previous = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        os.chdir(previous)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result

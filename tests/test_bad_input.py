@@ -3,7 +3,8 @@
 Failures are checked through the command line (click's CliRunner, in-process, so
 TensorFlow loads once; a real subprocess where signals are involved) and through the
 Python API, which raises the same words as ``synthvae.errors`` classes. Inputs that
-look odd but are fine are fitted with tiny models and sampled.
+look odd but are fine are fitted with tiny models and sampled (the oddities that a small
+table shows share one table and one fit).
 """
 
 import json
@@ -74,6 +75,36 @@ def model_file(tmp_path_factory):
     return path
 
 
+TOWNS = ["Zürich", "Besançon", "Málaga", "Köln"]
+LONG_STRINGS = ["lorem " * 5000, "ipsum " * 8000 + "end", "short"]
+
+
+@pytest.fixture(scope="module")
+def odd_table(tmp_path_factory):
+    """One latin-1 CSV whose columns each look odd but are fine: accented words, an empty
+    column, constant columns, numbers mixed with words, very long strings, and dates with
+    cells that do not read. Returns the frame written, the frame read back, and a tiny
+    model of it with the rows it made: one fit serves each oddity's test."""
+    n = 200
+    rng = np.random.default_rng(0)
+    days = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 500, n), unit="D"))
+    dates = days.dt.strftime("%Y-%m-%d").to_numpy(object)
+    dates[[3, 50, 120]] = ["not a date", "2021-13-45", "soon"]
+    written = small_table(n).assign(
+        town=rng.choice(TOWNS, n),
+        blank="",
+        site="Delft",
+        version=3,
+        mixed=rng.choice(["1", "2", "3.5", "n/a-ish", "high"], n),
+        note=rng.choice(LONG_STRINGS, n),
+        when=dates,
+    )
+    path = write(tmp_path_factory.mktemp("odd") / "odd.csv", written.to_csv(index=False), "latin-1")
+    frame = read_table(path)
+    model, synth = fit_sample(frame)
+    return written, frame, model, synth
+
+
 # -- input files ------------------------------------------------------------------------
 
 
@@ -110,14 +141,10 @@ def test_binary_garbage(tmp_path):
     assert_one_line_error(["fit", path], 1, "not a text file")
 
 
-def test_latin1_with_accents(tmp_path):
-    rng = np.random.default_rng(0)
-    towns = rng.choice(["Zürich", "Besançon", "Málaga", "Köln"], 200)
-    text = "town,x\n" + "".join(f"{t},{v:.1f}\n" for t, v in zip(towns, rng.normal(0, 1, 200)))
-    frame = read_table(write(tmp_path / "l1.csv", text, "latin-1"))
-    assert set(frame["town"]) == set(towns)
-    _, synth = fit_sample(frame)
-    assert set(synth["town"]) <= set(towns) and len(set(synth["town"])) >= 2
+def test_latin1_with_accents(odd_table):
+    written, frame, _, synth = odd_table
+    assert set(frame["town"]) == set(written["town"])
+    assert set(synth["town"]) <= set(TOWNS) and len(set(synth["town"])) >= 2
 
 
 @pytest.mark.parametrize("sep", [";", "\t"])
@@ -157,26 +184,20 @@ def test_infinite_numbers(tmp_path, value):
         SynthVAE(**FAST).fit(frame)
 
 
-def test_entirely_empty_column(tmp_path):
-    frame = small_table()
-    text = frame.assign(blank="").to_csv(index=False)
-    frame = read_table(write(tmp_path / "b.csv", text))
-    _, synth = fit_sample(frame)
+def test_entirely_empty_column(odd_table):
+    _, _, _, synth = odd_table
     assert synth["blank"].isna().all()
 
 
-def test_constant_column():
-    _, synth = fit_sample(small_table().assign(site="Delft", version=3))
+def test_constant_column(odd_table):
+    _, _, _, synth = odd_table
     assert (synth["site"] == "Delft").all() and (synth["version"] == 3).all()
 
 
-def test_numbers_mixed_with_words(tmp_path):
-    rng = np.random.default_rng(0)
-    values = rng.choice(["1", "2", "3.5", "n/a-ish", "high"], 200)
-    frame = read_table(write(tmp_path / "m.csv", "v,x\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values))))
-    model, synth = fit_sample(frame)
-    assert model.schema_["v"].kind == "categorical"
-    assert set(synth["v"].astype(str)) <= set(frame["v"].astype(str))
+def test_numbers_mixed_with_words(odd_table):
+    _, frame, model, synth = odd_table
+    assert model.schema_["mixed"].kind == "categorical"
+    assert set(synth["mixed"].astype(str)) <= set(frame["mixed"].astype(str))
 
 
 def test_identifier_column_of_20000_rows(tmp_path):
@@ -203,23 +224,13 @@ def test_high_cardinality_categorical_is_pooled():
     assert set(synth["shop"].dropna()) <= set(frame["shop"])
 
 
-def test_very_long_strings(tmp_path):
-    rng = np.random.default_rng(0)
-    words = ["lorem " * 5000, "ipsum " * 8000 + "end", "short"]
-    frame = small_table(90).assign(note=rng.choice(words, 90))
-    frame = read_table(write(tmp_path / "long.csv", frame.to_csv(index=False)))
-    _, synth = fit_sample(frame)
-    assert set(synth["note"]) <= set(words)
+def test_very_long_strings(odd_table):
+    _, _, _, synth = odd_table
+    assert set(synth["note"]) <= set(LONG_STRINGS)
 
 
-def test_dates_with_unparseable_entries(tmp_path):
-    rng = np.random.default_rng(0)
-    days = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 500, 200), unit="D"))
-    dates = days.dt.strftime("%Y-%m-%d").to_numpy(object)
-    dates[[3, 50, 120]] = ["not a date", "2021-13-45", "soon"]
-    frame = small_table(200).assign(when=dates)
-    frame = read_table(write(tmp_path / "dates.csv", frame.to_csv(index=False)))
-    model, synth = fit_sample(frame)
+def test_dates_with_unparseable_entries(odd_table):
+    written, _, model, synth = odd_table
     # Dates they are, and the cells that do not read are gaps, learned as such.
     spec = model.schema_["when"]
     assert (spec.kind, spec.format, spec.nullable) == ("datetime", "%Y-%m-%d", True)
@@ -227,7 +238,7 @@ def test_dates_with_unparseable_entries(tmp_path):
     present = synth["when"].dropna()
     assert len(present) > 250
     assert pd.to_datetime(present, format="%Y-%m-%d", errors="coerce").notna().all()
-    valid = pd.to_datetime(pd.Series(dates), format="%Y-%m-%d", errors="coerce").dropna().dt.strftime("%Y-%m-%d")
+    valid = pd.to_datetime(written["when"], format="%Y-%m-%d", errors="coerce").dropna().dt.strftime("%Y-%m-%d")
     assert present.min() >= valid.min() and present.max() <= valid.max()
 
 

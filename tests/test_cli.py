@@ -1,4 +1,8 @@
-"""The command line, run as a user runs it: a subprocess, stdout and stderr apart."""
+"""The command line, stdout and stderr apart. What only a process of its own shows (its
+imports, its exit status, output byte-identical between processes, nothing on stdout or
+stderr but what synthvae writes) is run as a user runs it, in a subprocess; the round
+trips through fit and sample run in-process through click's CliRunner, so TensorFlow
+loads once for all of them."""
 
 import json
 import os
@@ -13,7 +17,7 @@ from synthvae.io import read_table
 from synthvae.rules import Combinations, discover
 from synthvae.schema import infer_schema
 
-from conftest import EXAMPLE, sample_table
+from conftest import EXAMPLE, run_in_process, sample_table
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
@@ -27,6 +31,12 @@ def synthvae(*args, cwd=None, check=True):
     return result
 
 
+def synthvae_in_process(*args, cwd=None):
+    result = run_in_process(*args, cwd=cwd)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
 @pytest.mark.parametrize("name", ["titanic", "penguins", "taxis", "adult", "diamonds"])
 def test_fit_then_sample_keeps_the_table(name, tmp_path):
     real = read_table(sample_table(name))
@@ -36,12 +46,12 @@ def test_fit_then_sample_keeps_the_table(name, tmp_path):
     real.to_csv(data, index=False)
     real = read_table(data)
 
-    fit = synthvae("fit", data, "--epochs", 30, "--seed", 0, cwd=tmp_path)
+    fit = synthvae_in_process("fit", data, "--epochs", 30, "--seed", 0, cwd=tmp_path)
     assert fit.stdout == ""  # data only on stdout, and fit writes no data
     assert "epoch 1/30" in fit.stderr
     assert (tmp_path / "model.synthvae").exists()
 
-    out = synthvae("sample", 4000, "--seed", 1, cwd=tmp_path)
+    out = synthvae_in_process("sample", 4000, "--seed", 1, cwd=tmp_path)
     synth = read_table(io_path(tmp_path, out.stdout))
 
     assert list(synth.columns) == list(real.columns)
@@ -75,18 +85,19 @@ def io_path(folder, text):
 
 
 def test_example_round_trip_and_identical_output_for_a_seed(tmp_path):
-    synthvae("fit", EXAMPLE, "-o", tmp_path / "adult.synthvae", "--epochs", 3, "--seed", 0, "--quiet")
+    synthvae_in_process("fit", EXAMPLE, "-o", tmp_path / "adult.synthvae", "--epochs", 3, "--seed", 0, "--quiet")
+    # Two processes of their own, then this one: the same seed gives the same bytes in each.
     a = synthvae("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4).stdout
     b = synthvae("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4).stdout
-    c = synthvae("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 5).stdout
+    c = synthvae_in_process("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 5).stdout
     assert a == b and a != c
-    synthvae("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4, "-o", tmp_path / "out.csv")
+    synthvae_in_process("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4, "-o", tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_text() == a
-    synthvae("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4, "-o", tmp_path / "out.parquet")
+    synthvae_in_process("sample", 500, "-m", tmp_path / "adult.synthvae", "--seed", 4, "-o", tmp_path / "out.parquet")
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "out.parquet"), read_table(io_path(tmp_path, a)), check_dtype=False
     )
-    empty = synthvae("sample", 0, "-m", tmp_path / "adult.synthvae").stdout
+    empty = synthvae_in_process("sample", 0, "-m", tmp_path / "adult.synthvae").stdout
     assert empty.strip() == a.splitlines()[0]
 
 
@@ -102,8 +113,8 @@ def test_fit_with_edited_schema(tmp_path):
         if column["name"] == "age":
             column["kind"] = "categorical"
     (tmp_path / "s.json").write_text(json.dumps(schema))
-    synthvae("fit", EXAMPLE, "--schema", tmp_path / "s.json", "--epochs", 2, "--quiet", cwd=tmp_path)
-    out = synthvae("sample", 300, cwd=tmp_path).stdout
+    synthvae_in_process("fit", EXAMPLE, "--schema", tmp_path / "s.json", "--epochs", 2, "--quiet", cwd=tmp_path)
+    out = synthvae_in_process("sample", 300, cwd=tmp_path).stdout
     ages = read_table(io_path(tmp_path, out))["age"]
     assert set(ages) <= set(frame["age"])
 
@@ -122,7 +133,7 @@ def test_help_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert result.stdout.strip().endswith("False False False"), result.stdout
     for verb in ("fit", "sample", "schema", "evaluate", "report"):
-        text = synthvae(verb, "--help").stdout
+        text = synthvae_in_process(verb, "--help").stdout
         assert "Usage: " in text and "--help" in text
 
 

@@ -264,6 +264,30 @@ def test_tampered_model_file_is_one_clear_error(model_path, tmp_path, tamper, wo
     assert "\n" not in str(info.value)
 
 
+def test_a_valid_file_is_checked_against_the_schema_once_and_a_changed_one_again(model_path, tmp_path, monkeypatch):
+    import synthvae.modelfile as modelfile
+
+    monkeypatch.setenv("SYNTHVAE_CACHE_DIR", str(tmp_path / "cache"))
+    checks = []
+    full_check = modelfile.validate_parts
+    monkeypatch.setattr(modelfile, "validate_parts", lambda *a, **k: checks.append(1) or full_check(*a, **k))
+    SynthVAE.load(model_path)
+    SynthVAE.load(model_path)
+    assert len(checks) == 1
+    assert len(list((tmp_path / "cache" / "validated-models").iterdir())) == 1
+    # One changed byte of JSON is another file: checked in full, and refused.
+    tampered = _rewrite(model_path, tmp_path / "tampered.synthvae",
+                        change=_edit_json("prior.json", _set(["weights", 0], "a lot")))
+    with pytest.raises(ModelFileError, match="prior.json is not valid at weights/0"):
+        SynthVAE.load(tampered)
+    assert len(checks) == 2
+    # A folder that cannot be written remembers nothing, and loading still works.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("SYNTHVAE_CACHE_DIR", str(tmp_path / "file"))
+    SynthVAE.load(model_path)
+    assert len(checks) == 3
+
+
 def test_older_format_is_refused_with_both_versions(model_path, tmp_path):
     path = _rewrite(model_path, tmp_path / "old.synthvae",
                     change=_edit_json("meta.json", _set(["format_version"], 2)), add={"model.keras": b"PK"})

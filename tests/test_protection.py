@@ -14,7 +14,7 @@ from synthvae import SynthVAE
 from synthvae.metrics import evaluate
 from synthvae.personal_kinds import personal_kind
 from synthvae.schema import infer_schema
-from synthvae.transformers import learned
+from synthvae.transformers import TableTransformer, learned
 
 K = learned.RARE_ROWS
 EXTREME_SALARIES = [2_500_003.0, 3_100_007.0, 4_200_011.0, 9_900_013.0]
@@ -176,6 +176,31 @@ def test_policy_withholds_rare_levels_and_rounds_counts():
     assert weights == [0.5, 0.5]  # 7 and 2 rows, kept as 5 and 5
     assert learned.levels(series, max_levels=1)[3] is False  # exact outside the policy
     assert learned.bounds(np.arange(100.0)) == (0.0, 99.0)
+
+
+def test_withheld_levels_are_learned_as_common_levels_of_the_same_parent():
+    # Each borough has two common zones and rare ones; Bronx rows are mostly in rare zones.
+    zones = {"Manhattan": [("Midtown", 300), ("SoHo", 200), ("Inwood", 2)],
+             "Bronx": [("Fordham", 10), ("Mott Haven", 6), ("Riverdale", 3), ("Wakefield", 2), ("City Island", 1)],
+             "Queens": [("Astoria", 60), ("Corona", 8), ("Jamaica", 4)]}
+    rows = [(zone, borough) for borough, entries in zones.items() for zone, n in entries for _ in range(n)]
+    frame = pd.DataFrame(rows, columns=["zone", "borough"])
+    frame["siblings"] = np.resize([0, 0, 0, 1, 1, 2], len(frame))
+    frame.loc[[5, 50, 500], "siblings"] = 8  # rare: written as the nearest kept number, 2
+    frame["fare"] = np.linspace(5.0, 50.0, len(frame))
+    schema = infer_schema(frame)
+    with learned.applied(learned.Policy(learned.PROTECTED)):
+        table = TableTransformer(schema, random_state=0).fit(frame)
+        back = table.inverse_transform(table.transform(frame))
+    assert table.column_transformer("borough").inputs == ("zone",)  # looked up from the zone
+    rare = {zone for entries in zones.values() for zone, n in entries if n < K}
+    assert not rare & set(back["zone"])
+    assert not rare & set(table.column_transformer("zone").known_values())
+    # Every borough keeps its rows: the rare zones' rows became common zones of their own borough.
+    assert back["borough"].value_counts().to_dict() == frame["borough"].value_counts().to_dict()
+    assert (back.groupby("zone")["borough"].nunique() == 1).all()
+    assert sorted(set(back["siblings"])) == [0, 1, 2]
+    assert (back["siblings"][frame["siblings"] == 8] == 2).all()
 
 
 @pytest.mark.parametrize("values, kind", [

@@ -21,7 +21,7 @@ from synthvae.schema import Schema, infer_schema
 from synthvae.transformers import TableTransformer
 from synthvae.transformers.ruled import GapTransformer
 
-from conftest import EXAMPLE, TINY, sample_table
+from conftest import EXAMPLE, TINY, run_in_process, sample_table
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 TAXIS_RULES = [
@@ -86,8 +86,8 @@ def test_data_breaking_a_declared_rule_is_one_line(taxis, tmp_path):
     bad = taxis.copy()
     bad.loc[41, "dropoff"] = "2019-03-01 00:00:00"
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    result = synthvae("fit", tmp_path / "bad.csv", "-o", tmp_path / "m.synthvae", "--schema", tmp_path / "schema.json")
-    assert result.returncode == 1
+    result = run_in_process("fit", tmp_path / "bad.csv", "-o", tmp_path / "m.synthvae", "--schema", tmp_path / "schema.json")
+    assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: the data breaks the rule 'pickup <= dropoff' in row 42: ")
     assert "dropoff='2019-03-01 00:00:00'" in result.stderr

@@ -157,3 +157,48 @@ def test_a_draw_takes_the_first_level_whose_cumulative_weight_reaches_the_unifor
     expected = [np.searchsorted(cumulative[:-1, i], u[i], side="left") for i in range(weights.shape[1])]
     assert codes.tolist() == expected
     assert len(set(codes.tolist())) > levels // 2
+
+
+def test_the_levels_handed_over_give_the_rows_the_one_hot_rows_give(model_path):
+    import numpy as np
+
+    from synthvae.generation import Generator
+    from synthvae.sampling import Sampler
+
+    sampler = Sampler.load(model_path)
+    generator = Generator(sampler.decoder, sampler.prior, sampler.transformer, sampler.sigma, sampler.calibration)
+    matrix, codes = generator.matrix(np.random.default_rng(0), 3000)
+    spans = sampler.transformer.softmax_spans_
+    assert sorted(codes) == [s.start for s in spans]
+    for span in spans:  # the matrix holds the same levels, one-hot
+        assert (matrix[:, span.start : span.stop].argmax(axis=1) == codes[span.start]).all()
+    handed = sampler.transformer.inverse_transform(matrix, rng=np.random.default_rng(1), codes=codes)
+    found = sampler.transformer.inverse_transform(matrix, rng=np.random.default_rng(1))
+    pd.testing.assert_frame_equal(handed, found)
+
+
+def test_the_decoder_gives_the_same_outputs_in_either_layout(model_path):
+    import numpy as np
+
+    from synthvae.decoder import BLOCK_ROWS
+    from synthvae.sampling import Sampler
+
+    decoder = Sampler.load(model_path).decoder
+    z = np.random.default_rng(0).standard_normal((2 * BLOCK_ROWS + 7, decoder.latent_dim)).astype(np.float32)
+    by_output = decoder.columns(z)
+    assert by_output.shape == (decoder.output_dim, len(z))
+    np.testing.assert_allclose(by_output, decoder(z).T, rtol=1e-5, atol=1e-5)
+
+
+def test_quantile_tables_are_read_back_as_a_search_would():
+    import numpy as np
+
+    from synthvae.transformers.numeric import _interp_even
+
+    rng = np.random.default_rng(0)
+    u = np.concatenate([rng.random(5000), [0.0, 1.0, 0.5, 1e-12, 1 - 1e-12]])
+    for size in (1, 2, 7, 1000):
+        table = np.sort(rng.standard_normal(size) * 100)
+        table[size // 2 :][:3] = table[size // 2]  # repeated quantiles: a point mass
+        np.testing.assert_allclose(_interp_even(u, table), np.interp(u, np.linspace(0, 1, size), table),
+                                   rtol=1e-9, atol=1e-9)

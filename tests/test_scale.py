@@ -15,7 +15,7 @@ from synthvae.errors import InputTypeError, UsageError
 from synthvae.io import read_table
 from synthvae.shard import parse_shard, shard_bounds
 
-from conftest import EXAMPLE, REPO, TINY
+from conftest import EXAMPLE, REPO, TINY, run_in_process
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
 
@@ -226,10 +226,10 @@ def test_bad_strategy_or_precision_is_a_usage_error(mixed_frame):
         SynthVAE(precision="half", **TINY).fit(mixed_frame)
 
 
-def test_mixed_precision_on_cpu_restores_the_policy(mixed_frame, tmp_path):
+def test_mixed_precision_on_cpu_restores_the_policy(fitted, mixed_frame, tmp_path):
     import keras
 
-    plain = SynthVAE(random_state=0, **TINY).fit(mixed_frame)
+    plain = fitted  # SynthVAE(random_state=0, **TINY) fitted on mixed_frame, in float32
     mixed = SynthVAE(random_state=0, precision="mixed", **TINY).fit(mixed_frame)
     assert keras.config.dtype_policy().name == "float32"
     # Same seed, same data: only the arithmetic differs, and it shows in the losses.
@@ -270,7 +270,8 @@ def test_batch_and_learning_rate_follow_table_and_device(long_frame, monkeypatch
     from synthvae.training import MAX_BATCH_ROWS, MIN_BATCH_ROWS, MIN_STEPS_PER_EPOCH
 
     seen = _record_training(monkeypatch)
-    params = dict(epochs=1, prior_components=0, random_state=0, verbose=False)
+    # The batch rule looks at the rows and the device only, so a small network will do.
+    params = dict(epochs=1, latent_dim=8, hidden=(32, 32), prior_components=0, random_state=0, verbose=False)
 
     def rate(batch):
         return pytest.approx(1e-3 * (batch / MIN_BATCH_ROWS) ** 0.5)
@@ -378,9 +379,12 @@ def test_cli_fit_folder_of_parts_streams(example_csv, tmp_path):
     frame.iloc[:2500].to_csv(parts / "part-0.csv", index=False)
     frame.iloc[2500:].to_parquet(parts / "part-1.parquet")
     (parts / "_SUCCESS").write_text("")  # as Spark writes: ignored
-    code, out, err = finish(run_cli("fit", parts, "-o", tmp_path / "m.synthvae", "--epochs", 1, "--seed", 0))
+    # In this process, where TensorFlow is loaded already.
+    result = run_in_process("fit", parts, "-o", tmp_path / "m.synthvae", "--epochs", 1, "--seed", 0)
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 0, err
     assert out == "" and f"({len(frame)} rows, {frame.shape[1]} columns learned)" in err
     _load_and_sample(tmp_path / "m.synthvae", list(frame.columns))
-    code, out, err = finish(run_cli("fit", tmp_path / "m.synthvae.missing", "--stream"))
+    result = run_in_process("fit", tmp_path / "m.synthvae.missing", "--stream")
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 1 and "no such file" in err and err.count("\n") == 1

@@ -205,3 +205,15 @@ def test_dates_are_written_as_strftime_writes_them(format):
     assert written.dtype == object
     expected = [pd.Timestamp(int(s), unit="s").strftime(format) for s in seconds]
     assert written.tolist() == expected
+
+
+def test_the_unseen_slot_is_written_as_the_rows_most_likely_known_level():
+    t = CategoricalTransformer(unseen_slot=True).fit(pd.Series(["a", "b", "c"] * 10))
+    block = np.array([[0.1, 0.2, 0.0, 0.7],    # unseen slot: b is the likeliest known level
+                      [0.05, 0.05, 0.3, 0.6],  # unseen slot: c
+                      [0.6, 0.2, 0.1, 0.1]], dtype=np.float32)
+    assert t.inverse_transform(block).tolist() == ["b", "c", "a"]
+    # The same when the levels drawn are handed over, and the codes given are left as they were.
+    codes = np.array([3, 3, 0])
+    assert t.inverse_transform(block, codes=[codes]).tolist() == ["b", "c", "a"]
+    assert codes.tolist() == [3, 3, 0]

@@ -67,8 +67,12 @@ class ColumnTransformer:
         given as ``row_offset`` (regenerated running numbers do).
     fit(series, *inputs) -> self
     transform(series, *inputs) -> float32 array, its block
-    inverse_transform(block, rng=None, row_offset=0, decoded=None) -> Series
+    inverse_transform(block, rng=None, row_offset=0, decoded=None, codes=None) -> Series
         Where a value must be drawn (a pooled rare level) it is drawn with ``rng``.
+        ``codes``, when the caller drew the levels: one entry per span of its block,
+        the level index of each row (an int array) for a softmax span, None for a
+        continuous one. Without them a softmax span's level is its largest entry;
+        with them, no one looks for it in the block again (see :func:`span_levels`).
     get_state() -> dict; from_state(state) -> transformer
         What it learned, as JSON-able values, and a transformer made from that.
 
@@ -106,7 +110,7 @@ class ColumnTransformer:
     def transform(self, series, *inputs):
         raise NotImplementedError
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         raise NotImplementedError
 
     def get_state(self):
@@ -144,3 +148,12 @@ def level_key(value):
     """What a level is compared by: its plain value, :data:`MISSING_KEY` when missing."""
     value = plain(value)
     return MISSING_KEY if value is None else value
+
+
+def span_levels(block, codes=None, index=0, start=0, width=None):
+    """The level of each row in softmax span number ``index`` of a transformer's block,
+    which occupies ``width`` matrix columns from ``start`` (all of the block when
+    ``width`` is None): as drawn when ``codes`` has it, else the largest entry."""
+    if codes is not None and codes[index] is not None:
+        return codes[index]
+    return np.argmax(block if width is None else block[:, start : start + width], axis=1)

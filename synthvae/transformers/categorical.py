@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from synthvae.transformers import learned
-from synthvae.transformers.base import MISSING_KEY, ColumnTransformer, EmptyBlock, LevelSelection, level_key, plain
+from synthvae.transformers.base import (MISSING_KEY, ColumnTransformer, EmptyBlock, LevelSelection, level_key, plain,
+                                        span_levels)
 
 # Categories beyond this many are pooled into one "rare" level (drawn back from the
 # pooled values' frequencies) so a 300k-level column never becomes a 300k-wide softmax.
@@ -112,13 +113,15 @@ class CategoricalTransformer(LevelColumn):
         out[np.arange(len(series)), np.minimum(codes, out.shape[1] - 1)] = 1.0
         return out
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
-        codes = np.argmax(block, axis=1)
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        codes = span_levels(block, codes)
         table = np.array(self.levels_ + [None], dtype=object)
         rare = codes >= len(self.levels_)
         if rare.any() and not self.pooled_:
-            # The slot of unseen values: the row's most likely known level.
-            codes = np.where(rare, np.argmax(block[:, : len(self.levels_)], axis=1), codes)
+            # The slot of unseen values: the row's most likely known level (looked for
+            # in those rows alone).
+            codes = codes.copy()
+            codes[rare] = np.argmax(block[rare, : len(self.levels_)], axis=1)
         values = table[np.minimum(codes, len(self.levels_))]
         if rare.any() and self.pooled_:
             pool = np.array(self.pooled_, dtype=object)
@@ -179,7 +182,7 @@ class DerivedTransformer(EmptyBlock, LevelColumn):
         self.mapping = learned.lookup(series, source_series)
         return self
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         # A hash lookup over the whole column: this runs for every sampled row.
         present = [(a, b) for a, b in self.mapping if a is not None]
         when_missing = next((b for a, b in self.mapping if a is None), None)

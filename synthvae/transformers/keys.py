@@ -21,7 +21,7 @@ class ConstantTransformer(EmptyBlock, ColumnTransformer):
     def fit(self, series):
         return self
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         return pd.Series([self.value] * len(block), dtype=object)
 
     def get_state(self):
@@ -59,7 +59,7 @@ class IdentifierTransformer(EmptyBlock, ColumnTransformer):
         self.numeric_ = pd.api.types.is_numeric_dtype(series.dtype)
         return self
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         numbers = np.arange(self.start_ + row_offset, self.start_ + row_offset + len(block))
         if self.numeric_:
             return pd.Series(numbers)

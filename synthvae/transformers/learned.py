@@ -157,6 +157,56 @@ def levels(series, max_levels):
     return [plain(v) for v in keep.index], [plain(v) for v in rest.index], weights, withheld
 
 
+def replacements(series, children=None):
+    """Under protection, the kept value each withheld value's rows are written as.
+
+    A value of the category column ``series`` seen in fewer than ``k`` rows is
+    withheld (see :func:`levels`); its rows are learned, and generated, as a kept value
+    instead of a marker, so the column keeps its format and the rules hold:
+
+    - ``children``: the columns looked up from ``series`` (a zone's borough). A
+      withheld value is replaced by a kept value with the same children, so a rare
+      zone becomes a common zone of its own borough and the borough's share is kept.
+    - Numbers: the nearest kept number, as extremes are clipped (8 siblings -> 4).
+    - Otherwise, withheld values are spread over the kept values (of their group) in
+      proportion to the kept values' rows, most rows first, so no one value swells.
+
+    Returns
+    -------
+    dict
+        Level key of a withheld value -> ``(kept value, {child: its value})``, the
+        children's values being those of the kept value's rows. Empty when nothing is
+        withheld, or when exact.
+    """
+    k = active().min_rows
+    if k <= 1:
+        return {}
+    keys = series.map(level_key)
+    counts_by_key = keys.value_counts(sort=True)
+    kept = [v for v, c in counts_by_key.items() if c >= k and v != MISSING_KEY]
+    withheld = [v for v, c in counts_by_key.items() if c < k and v != MISSING_KEY]
+    if not withheld or not kept:
+        return {}
+    children = pd.DataFrame(index=series.index) if children is None else children
+    first_rows = ~keys.duplicated().to_numpy()
+    first_children = ([tuple(map(plain, row)) for row in children[first_rows].itertuples(index=False)]
+                      if len(children.columns) else [()] * int(first_rows.sum()))
+    group = dict(zip(keys[first_rows].tolist(), first_children))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in kept + withheld)
+    load = {v: float(counts_by_key[v]) for v in kept}
+    chosen = {}
+    for value in withheld:  # most rows first
+        same = [v for v in kept if group[v] == group[value]] or kept
+        if numbers:
+            target = min(same, key=lambda v: (abs(v - value), -counts_by_key[v]))
+        else:
+            rows = float(counts_by_key[value])
+            target = min(same, key=lambda v: (load[v] + rows) / counts_by_key[v])
+            load[target] += rows
+        chosen[value] = (target, dict(zip(children.columns, group[target])))
+    return chosen
+
+
 def value_range(values):
     """(smallest, largest) of the numbers ``values`` (see :func:`bounds`)."""
     return bounds(values)
@@ -192,8 +242,16 @@ def quantiles(values, random_state):
     # quantile table, where the mapping is exactly invertible.
     sample = np.concatenate([_subsample(values, rng), [values.min(), values.max()]]).reshape(-1, 1)
     n_quantiles = min(QUANTILES, max(2, len(sample) // active().min_rows))
+    ends = 2 if active().protected and n_quantiles > 4 else 0  # the repeated ends, below
+    n_quantiles -= ends
     fitted = QuantileTransformer(n_quantiles=n_quantiles, output_distribution="normal", subsample=None).fit(sample)
-    return fitted.quantiles_[:, 0]
+    table = fitted.quantiles_[:, 0]
+    if ends:
+        # The k rows at each bound are one mass, as wide as a step of the table: the
+        # repeated end puts their scores in its middle, not all at the far tail, where
+        # a small table's clipped rows would pile up as outliers of the training data.
+        table = np.concatenate([table[:1], table, table[-1:]])
+    return table
 
 
 def mixture(values, max_modes, random_state):

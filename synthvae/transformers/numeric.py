@@ -76,12 +76,12 @@ class NormalScores:
 
         x = np.array(values, dtype=np.float64).reshape(-1)
         q, ref = self.quantiles_[:, 0], self.references_
-        with np.errstate(invalid="ignore"):
-            low, high = x - self.BOUNDS_THRESHOLD < q[0], x + self.BOUNDS_THRESHOLD > q[-1]
         finite = ~np.isnan(x)
-        # Both directions, averaged, so that repeated quantiles map to their middle.
+        # Values beyond the table count as its ends (a protected table ends at the k-th
+        # extremes). Both directions, averaged, so that repeated quantiles, a repeated
+        # end included, map to their middle.
+        x[finite] = np.clip(x[finite], q[0], q[-1])
         x[finite] = 0.5 * (np.interp(x[finite], q, ref) - np.interp(-x[finite], -q[::-1], -ref[::-1]))
-        x[high], x[low] = 1.0, 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
             scores = ndtri(x)
             bound = self.BOUNDS_THRESHOLD - np.spacing(1)
@@ -96,9 +96,22 @@ class NormalScores:
         with np.errstate(invalid="ignore"):
             low, high = u - self.BOUNDS_THRESHOLD < 0, u + self.BOUNDS_THRESHOLD > 1
         finite = ~np.isnan(u)
-        u[finite] = np.interp(u[finite], self.references_, q)
+        u[finite] = _interp_even(u[finite], q)
         u[high], u[low] = q[-1], q[0]
         return u.reshape(-1, 1)
+
+
+def _interp_even(u, table):
+    """``np.interp(u, np.linspace(0, 1, len(table)), table)``: the references are evenly
+    spaced, so each value's segment is found by arithmetic instead of a search (several
+    times faster on a table of thousands of quantiles; equal to float rounding)."""
+    last = len(table) - 1
+    if last < 1:
+        return np.full_like(u, table[0])
+    position = np.clip(u, 0.0, 1.0) * last
+    segment = np.minimum(position.astype(np.intp), last - 1)
+    low = table[segment]
+    return low + (position - segment) * (table[segment + 1] - low)
 
 
 class ModeEncoder:
@@ -190,7 +203,7 @@ class NumericTransformer(ColumnTransformer):
     def transform(self, series):
         return self.encoder_.transform(self._to_numbers(series))
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         values = np.clip(self.encoder_.inverse_transform(block), self.min_, self.max_)
         return pd.Series(np.round(values, self.decimals_))
 
@@ -266,7 +279,7 @@ class DatetimeTransformer(ColumnTransformer):
         seconds = self.numeric_.inverse_transform(block).to_numpy()
         return np.round(seconds / self.unit_) * self.unit_
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         return datetimes.from_seconds(self._seconds(block), self.format)
 
     def get_state(self):
@@ -324,9 +337,9 @@ class MissingIndicator(ColumnTransformer):
             out[present, 2:] = self.inner.transform(series[present])
         return out
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
-        values = self.inner.inverse_transform(block[:, 2:], rng)
-        missing = block[:, 1] > block[:, 0]
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        values = self.inner.inverse_transform(block[:, 2:], rng, codes=None if codes is None else codes[1:])
+        missing = codes[0] == 1 if codes is not None else block[:, 1] > block[:, 0]
         return values.where(~missing, None) if values.dtype == object else values.mask(missing)
 
     def get_state(self):

@@ -38,7 +38,7 @@ class PersonalTransformer(EmptyBlock, ColumnTransformer):
         self.shapes_ = learned.text_shapes(series)
         return self
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         rng = np.random.default_rng(0) if rng is None else rng
         n = len(block)
         write = {"name": self._names, "email": self._emails, "phone": self._phones, "text": self._texts}

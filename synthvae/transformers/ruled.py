@@ -31,7 +31,7 @@ from synthvae.errors import DataError
 from synthvae.rules import Combinations, Depends, Order, Range, Sum
 from synthvae.rules.values import MISSING, category_value
 from synthvae.transformers import learned
-from synthvae.transformers.base import ColumnTransformer
+from synthvae.transformers.base import ColumnTransformer, span_levels
 from synthvae.transformers.categorical import CategoricalTransformer
 from synthvae.transformers.numeric import MissingIndicator, NumericTransformer
 
@@ -292,13 +292,13 @@ class GapTransformer(ColumnTransformer):
             return np.zeros((len(series), 0), dtype=np.float32)
         return self.inner_.transform(pd.Series(self._gaps(series, dict(zip(self.inputs, inputs)))))
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
         sums = self._sums({name: decoded[name] for name in self.inputs})
         n = len(block)
         if self.inner_ is None:
             gaps = np.zeros(n)
         else:
-            gaps = self.inner_.inverse_transform(block).to_numpy(dtype=np.float64, na_value=np.nan)
+            gaps = self.inner_.inverse_transform(block, codes=codes).to_numpy(dtype=np.float64, na_value=np.nan)
         lower = np.fmax.reduce(sums) if len(sums) > 1 else sums[0]
         bounded = ~np.isnan(lower)
         values = np.where(bounded, lower, self.fill_) + np.where(bounded, np.maximum(gaps, 0.0), gaps)
@@ -425,12 +425,13 @@ class ExclusionTransformer(CategoricalTransformer):
         for _, _, table, _ in self._tables:
             self._named |= table.any(axis=0)
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None):
-        values = super().inverse_transform(block, rng, row_offset, decoded)
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        slots = span_levels(block, codes)
+        values = super().inverse_transform(block, rng, row_offset, decoded, codes=[slots])
         n = len(values)
         # Each row's value as a position in values_: through its slot, looked up only
         # where the slot is the pooled or unseen one.
-        codes = self._slot_values[np.argmax(block, axis=1)]
+        codes = self._slot_values[slots]
         other = np.flatnonzero(codes < 0)
         if len(other):
             codes[other] = _codes(self._values, values.to_numpy()[other])

@@ -8,7 +8,8 @@ import pandas as pd
 from synthvae.errors import DataError
 from synthvae.rules import rules_from_dicts, rules_to_dicts
 from synthvae.schema import ColumnSpec, Schema
-from synthvae.transformers.base import Span, plain
+from synthvae.transformers import learned
+from synthvae.transformers.base import Span, level_key, plain
 from synthvae.transformers.categorical import CategoricalTransformer, DerivedTransformer, find_derived_columns, parse_bool
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
@@ -93,6 +94,17 @@ class TableTransformer:
         sampled = frame.attrs.get("table_rows", len(frame)) > len(frame)
         plan = self._plan(frame)
         derived = {**plan.found_depends, **plan.depends}
+        # Values withheld by value protection are learned as kept values from here on
+        # (see learned.replacements). The mapping names withheld values, so it lives
+        # only while this process fits and encodes the rows: the model file never has it.
+        self._replacements = {
+            spec.name: mapping for spec in self.schema.columns
+            if spec.kind in ("categorical", "boolean") and spec.name not in derived
+            and (mapping := learned.replacements(
+                _prepared(frame[spec.name], spec),
+                frame[[t for t, source in derived.items() if source == spec.name]]))
+        }
+        frame = self._substituted(frame)
         self.transformers_ = []
         for spec in self.schema.columns:
             series = _prepared(frame[spec.name], spec)
@@ -169,8 +181,35 @@ class TableTransformer:
         index = next(i for i, t in enumerate(self.transformers_) if t is transformer)
         return list(self._blocks[index])
 
+    def _substituted(self, frame):
+        """``frame`` with each withheld value (and the columns looked up from it) written
+        as its replacement; ``frame`` itself when nothing is withheld."""
+        replacements = getattr(self, "_replacements", {})
+        if not replacements:
+            return frame
+        frame = frame.copy()
+        for name, mapping in replacements.items():
+            keys = frame[name].map(level_key)
+            hits = keys.isin(list(mapping))
+            if not hits.any():
+                continue
+            written = {name: {key: value for key, (value, _) in mapping.items()}}
+            for key, (_, children) in mapping.items():
+                for child, value in children.items():
+                    written.setdefault(child, {})[key] = value
+            for column, values in written.items():
+                original = frame[column]
+                updated = original.astype(object)
+                updated[hits] = keys[hits].map(values)
+                try:
+                    frame[column] = updated.astype(original.dtype)
+                except (TypeError, ValueError):
+                    frame[column] = updated
+        return frame
+
     def transform(self, frame):
         self.schema.check_frame(frame)
+        frame = self._substituted(frame)
         specs = {spec.name: spec for spec in self.schema.columns}
         blocks = [
             t.transform(_prepared(frame[spec.name], spec), *(_prepared(frame[n], specs[n]) for n in t.inputs))
@@ -178,10 +217,13 @@ class TableTransformer:
         ]
         return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
 
-    def inverse_transform(self, matrix, rng=None, row_offset=0):
+    def inverse_transform(self, matrix, rng=None, row_offset=0, codes=None):
         """Rows back from a matrix in this layout.
 
-        Softmax groups may hold one-hot rows or probabilities: the largest entry wins.
+        Softmax groups may hold one-hot rows or probabilities: the largest entry wins,
+        unless ``codes`` gives the level drawn in each (a dict: a softmax span's first
+        matrix column -> its rows' level indices, as
+        :func:`synthvae.generation.draw_matrix` returns it).
         ``row_offset`` numbers regenerated identifiers, so that chunks of one sample
         get consecutive keys. A transformer with inputs (a derived column) is decoded
         once the columns it reads are.
@@ -197,7 +239,8 @@ class TableTransformer:
                 transformer, spans = self.transformers_[i], self._blocks[i]
                 start = spans[0].start if spans else 0
                 block = matrix[:, start : start + sum(s.width for s in spans)]
-                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded)
+                own = None if codes is None else [codes.get(s.start) if s.kind == "softmax" else None for s in spans]
+                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded, codes=own)
                 name = transformer.columns[0]
                 decoded[name] = _restore_dtype(values.reset_index(drop=True), specs[name])
             waiting = [i for i in waiting if i not in ready]
@@ -247,6 +290,8 @@ def _prepared(series, spec):
 
 def _restore_dtype(values, spec):
     dtype = spec.dtype
+    if str(values.dtype) == dtype and (dtype == "object" or values.dtype.kind in "iub"):
+        return values  # already so: no copy (a float column may still hold gaps to check)
     try:
         if dtype.startswith("int") or dtype.startswith("uint"):
             if values.isna().any():
