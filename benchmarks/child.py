@@ -23,12 +23,19 @@ TABLES = {
     "taxis": ("taxis.csv", None, "payment"),
     "titanic": ("titanic.csv", None, "survived"),
     "penguins": ("penguins.csv", None, "species"),
+    # Small tables: seeded subsamples of Adult's training rows, scored on its real test split.
+    "adult-200": ("adult.csv", "adult-test.csv", "income"),
+    "adult-500": ("adult.csv", "adult-test.csv", "income"),
+    "adult-1000": ("adult.csv", "adult-test.csv", "income"),
 }
+# Training rows kept of a table that is a subsample (random_state=0; the holdout is whole).
+SUBSAMPLE_ROWS = {"adult-200": 200, "adult-500": 500, "adult-1000": 1_000}
 SAMPLE_SEED = 1
 
 
 def load_split(table, max_rows=None):
-    """(train, holdout): Adult's real test split, else train_test_split(0.2, random_state=0)."""
+    """(train, holdout): Adult's real test split, else train_test_split(0.2, random_state=0);
+    a subsample table keeps a seeded subsample of the training rows."""
     from synthvae.io import read_table
 
     file, holdout_file, _ = TABLES[table]
@@ -39,6 +46,8 @@ def load_split(table, max_rows=None):
         from sklearn.model_selection import train_test_split
 
         train, holdout = train_test_split(frame, test_size=0.2, random_state=0)
+    if table in SUBSAMPLE_ROWS:
+        train = train.sample(n=SUBSAMPLE_ROWS[table], random_state=0)
     if max_rows:  # quick mode: a seeded subset of each part
         train, holdout = (p.sample(n=max_rows, random_state=0) if len(p) > max_rows else p for p in (train, holdout))
     return train.reset_index(drop=True), holdout.reset_index(drop=True)

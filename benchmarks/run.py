@@ -60,6 +60,9 @@ def parse_args(argv):
     p.add_argument("--tvae-python", help="same as --python tvae=PATH (default: bench-out/venv/bin/python)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD=JSON",
                    help='change a method\'s settings, e.g. synthvae=\'{"beta": 1.0}\' (a lever to try)')
+    p.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                   help="fit methods that take a seed once per seed (the first seed's run feeds every section; "
+                        "the seeds section shows mean and range)")
     p.add_argument("--profile", action="store_true", help="also cProfile a sample run to bench-out/profile/")
     p.add_argument("--fit-memory", action="store_true",
                    help="also measure fit memory on 1M to 20M rows (about 8 minutes; without it the section says so)")
@@ -106,7 +109,12 @@ def timed(command, stdout=os.devnull, stderr=subprocess.DEVNULL):
             "peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def run_method(table, name, args, env_info, fit=None):
+def seeds_of(name, args):
+    """The seeds to fit a method with: --seeds for a method that takes one (its SEED setting), else [None]."""
+    return args.seeds if args.seeds and getattr(importlib.import_module(f"methods.{name}"), "SEED", None) else [None]
+
+
+def run_method(table, name, args, env_info, fit=None, seed=None):
     """Fit one method on one table in a child (or take its cached run); returns its record.
 
     ``fit``: these fit settings instead of the method's (a section's own runs, which
@@ -114,7 +122,8 @@ def run_method(table, name, args, env_info, fit=None):
     method = importlib.import_module(f"methods.{name}")
     python = args.pythons.get(name, str(REPO / method.PYTHON) if hasattr(method, "PYTHON") else sys.executable)
     mode = "quick" if args.quick else "full"
-    settings = {"fit": fit if fit is not None else {**method.settings(args.quick), **args.changes.get(name, {})},
+    seeded = {method.SEED: seed} if seed is not None else {}
+    settings = {"fit": fit if fit is not None else {**method.settings(args.quick), **args.changes.get(name, {}), **seeded},
                 "max_rows": QUICK_ROWS if args.quick else None}
     if table == "adult" and fit is None:
         settings["big_sample"] = BIG_SAMPLE[mode]
@@ -189,13 +198,21 @@ def sections():
 def run(args, argv):
     started, load = time.time(), os.getloadavg()[0]
     results = {"meta": {}, "runs": {}, "env": {}}
+    if args.seeds:
+        results["seeds"] = {}
     for table in args.tables:
         data = load_split(table, QUICK_ROWS if args.quick else None)
         runs = results["runs"][table] = {}
         for name in args.methods:
-            record = runs[name] = run_method(table, name, args, results["env"])
-            if "error" not in record:
-                evaluate(table, record, data)
+            records = []
+            for seed in seeds_of(name, args):
+                record = run_method(table, name, args, results["env"], seed=seed)
+                if "error" not in record:
+                    evaluate(table, record, data)
+                records.append(dict(record, seed=seed) if seed is not None else record)
+            runs[name] = records[0]
+            if args.seeds:  # every method's runs, one per seed (one, unseeded, for a method without seeds)
+                results["seeds"].setdefault(table, {})[name] = records
     results["runs"] = {t: results["runs"][t] for t in TABLES if t in results["runs"]}
     ctx = {"args": args, "log": log, "timed": timed, "repo": REPO, "out": OUT, "load_split": load_split,
            "quick_rows": QUICK_ROWS, "evaluate": evaluate,
@@ -208,7 +225,7 @@ def run(args, argv):
         "command": shlex.join(["python", "benchmarks/run.py", *argv]),
         "date": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "minutes": (time.time() - started) / 60, "load_start": load, "load_end": os.getloadavg()[0],
-        "machine": machine(), "quick": args.quick, "git": subprocess.run(
+        "machine": machine(), "quick": args.quick, "seeds": args.seeds, "git": subprocess.run(
             ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
     }
     return results

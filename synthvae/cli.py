@@ -119,7 +119,8 @@ def main(debug):
 @click.option("-o", "--model", "model_path", default=DEFAULT_MODEL, show_default=True,
               help="Where to write the model file (written to a temporary name, then renamed).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Most passes over the data (training stops earlier once the held-out loss stops improving).  [default: 100]")
+              help="Most passes over the data (training stops earlier once the held-out loss stops improving).  "
+                   "[default: from the table's size: 300 up to 1,000 rows, 100 from 5,000 rows up]")
 @click.option("--seed", type=int, default=None,
               help="Random seed: the same seed on the same data gives the same model.")
 @click.option("--schema", "schema_path", type=click.Path(dir_okay=False, path_type=str), default=None,

@@ -50,19 +50,22 @@ class SynthVAE(BaseEstimator):
 
     Parameters
     ----------
-    epochs : int, default=100
+    epochs : int or None, default=None
         Upper bound on passes over the training rows (training stops earlier when
-        the held-out loss stops improving).
+        the held-out loss stops improving). None: chosen from the table's size (see
+        :mod:`synthvae.sizing`; 100 from 5,000 rows up), as are every other parameter
+        whose default is None here.
     batch_size : int or None, default=None
         Rows per training step. None: the training rows / 64, from 500 up to 2,048 on
         a CPU or 8,192 on a GPU, so a large table takes fewer, larger steps (with
         ``strategy="mirrored"`` a step is split across the GPUs).
-    latent_dim : int, default=16
-        Size of the latent code.
-    hidden : tuple of int, default=(192, 192)
-        Widths of the encoder's hidden layers; the decoder mirrors them.
-    beta : float, default=0.5
-        Weight of the KL term. Smaller values make a sharper autoencoder whose latent
+    latent_dim : int or None, default=None
+        Size of the latent code. None: from the table's size (16 from 5,000 rows up).
+    hidden : tuple of int or None, default=None
+        Widths of the encoder's hidden layers; the decoder mirrors them. None: from
+        the table's size ((192, 192) from 5,000 rows up).
+    beta : float or None, default=None
+        Weight of the KL term (None: from the table's size; 0.5 from 5,000 rows up). Smaller values make a sharper autoencoder whose latent
         codes spread further from N(0, I); the mixture prior covers them either way.
     learning_rate : float or None, default=None
         Adam's step size. None: 1e-3 at a batch of 500, times √(batch / 500) for a
@@ -70,11 +73,12 @@ class SynthVAE(BaseEstimator):
     encoding : {"quantile", "mode"}, default="quantile"
         How numeric and datetime columns are encoded: normal scores through their
         quantiles, or mode-specific normalization with a Bayesian Gaussian mixture.
-    prior_components : int, default=600
+    prior_components : int or None, default=None
         Components of the Gaussian mixture fitted to the latent codes; 0 samples
-        from N(0, I) instead.
-    patience : int, default=20
-        Epochs without improvement of the held-out loss before training stops.
+        from N(0, I) instead. None: from the table's size (600 from 5,000 rows up).
+    patience : int or None, default=None
+        Epochs without improvement of the held-out loss before training stops
+        (None: from the table's size; 20 from 5,000 rows up).
     calibrate : bool, default=True
         After training, correct the sampler so each column's distribution matches the
         training data (see :class:`synthvae.calibration.Calibration`).
@@ -135,6 +139,9 @@ class SynthVAE(BaseEstimator):
     trained_with_ : dict
         ``keras_version`` and ``backend`` (name and version) that trained the network.
     n_rows_ : int
+    chosen_ : dict
+        The parameters left at None that the fit chose from the table's size, by name
+        (:func:`synthvae.sizing.resolve`); the model file and ``synthvae inspect`` show them.
     fit_seconds_ : dict
         Wall seconds of each stage of the last fit: ``schema`` (with reading the
         sample, when streaming), ``keras`` (importing TensorFlow and Keras, the first
@@ -152,15 +159,15 @@ class SynthVAE(BaseEstimator):
 
     def __init__(
         self,
-        epochs=100,
+        epochs=None,
         batch_size=None,
-        latent_dim=16,
-        hidden=(192, 192),
-        beta=0.5,
+        latent_dim=None,
+        hidden=None,
+        beta=None,
         learning_rate=None,
         encoding="quantile",
-        prior_components=600,
-        patience=20,
+        prior_components=None,
+        patience=None,
         calibrate=True,
         random_state=None,
         verbose=True,
@@ -216,7 +223,8 @@ class SynthVAE(BaseEstimator):
         data = data[schema.names]
         _check_rules(data, schema)
         clock.lap("schema")
-        return self._assign(fit_model(self.get_params(), data, schema, len(data), InMemoryRows, self._seed(), clock))
+        params, chosen = self._sized_params(len(data))
+        return self._assign(fit_model(params, data, schema, len(data), InMemoryRows, self._seed(), clock), chosen)
 
     @_keeping_global_generators
     def fit_stream(self, source, schema=None, sample_rows=None, chunk_rows=None, hold=False):
@@ -274,11 +282,23 @@ class SynthVAE(BaseEstimator):
         def table_rules(rules):
             return stream.rules_that_hold(source, rules, schema, chunk_rows)
 
-        return self._assign(fit_model(self.get_params(), sample, schema, n_rows, streamed_rows, seed, clock,
-                                      table_rules))
+        params, chosen = self._sized_params(n_rows)
+        return self._assign(fit_model(params, sample, schema, n_rows, streamed_rows, seed, clock, table_rules), chosen)
 
-    def _assign(self, fitted):
-        fitted = dict(fitted)
+    def _sized_params(self, n_rows):
+        """The parameters a fit on ``n_rows`` rows uses, and those of them chosen for its size."""
+        from synthvae.sizing import resolve
+
+        params = self.get_params()
+        resolved = resolve(params, n_rows)
+        return {**params, **resolved}, {k: v for k, v in resolved.items() if params[k] is None}
+
+    def _trained_params(self):
+        """The parameters as the model was trained: the chosen values in place of None."""
+        return {**self.get_params(), **self.chosen_}
+
+    def _assign(self, fitted, chosen):
+        fitted = dict(fitted, chosen=chosen)
         self._network = fitted.pop("network")
         for name, value in fitted.items():
             setattr(self, name + "_", value)
@@ -367,7 +387,7 @@ class SynthVAE(BaseEstimator):
         from synthvae.sampling import Sampler
 
         check_is_fitted(self, ["weights_", "prior_", "transformer_", "calibration_"])
-        return Sampler.from_fitted(self.get_params(), {name: getattr(self, name + "_") for name in _SAVED})
+        return Sampler.from_fitted(self._trained_params(), {name: getattr(self, name + "_") for name in _SAVED})
 
     @property
     def vae_(self):
@@ -382,7 +402,9 @@ class SynthVAE(BaseEstimator):
             import_keras()
             from synthvae.model import rebuild_network
 
-            network = rebuild_network(self.transformer_, self.weights_, self.latent_dim, self.hidden, self.beta)
+            params = self._trained_params()
+            network = rebuild_network(self.transformer_, self.weights_, params["latent_dim"], params["hidden"],
+                                      params["beta"])
             self._network = network
         return network
 
@@ -393,7 +415,7 @@ class SynthVAE(BaseEstimator):
         from synthvae.modelfile import save_model
 
         check_is_fitted(self, ["weights_", "prior_", "transformer_", "calibration_"])
-        save_model(path, self.get_params(), {name: getattr(self, name + "_") for name in _SAVED})
+        save_model(path, self._trained_params(), {name: getattr(self, name + "_") for name in _SAVED})
         return self
 
     @classmethod
@@ -412,13 +434,13 @@ class SynthVAE(BaseEstimator):
 # The fitted attributes a model file holds (``fit_seconds_`` and ``is_chief_`` describe
 # one fit, not the model).
 _SAVED = ("schema", "transformer", "weights", "prior", "sigma", "calibration", "history", "n_rows",
-          "device", "batch_size", "learning_rate", "trained_with", "privacy")
+          "device", "batch_size", "learning_rate", "trained_with", "privacy", "chosen")
 
 
 def _check_params(estimator):
     for name in ("epochs", "batch_size", "latent_dim"):
         value = getattr(estimator, name)
-        if name == "batch_size" and value is None:
+        if value is None:  # chosen from the table's size
             continue
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise UsageError(f"{name} must be a positive whole number, got {value!r}")
@@ -429,8 +451,8 @@ def _check_params(estimator):
         raise UsageError(f"learning_rate must be a positive number or None, got {rate!r}")
     if estimator.encoding not in ("quantile", "mode"):
         raise UsageError(f"encoding must be 'quantile' or 'mode', got {estimator.encoding!r}")
-    if not (isinstance(estimator.beta, (int, float)) and estimator.beta >= 0):
-        raise UsageError(f"beta must be a number >= 0, got {estimator.beta!r}")
+    if estimator.beta is not None and not (isinstance(estimator.beta, (int, float)) and estimator.beta >= 0):
+        raise UsageError(f"beta must be a number >= 0 or None, got {estimator.beta!r}")
     if not isinstance(estimator.value_protection, (bool, np.bool_)):
         raise UsageError(f"value_protection must be True or False, got {estimator.value_protection!r}")
     if not estimator.value_protection:

@@ -51,6 +51,8 @@ def describe_model(path):
             **meta["training"],
         },
         "parameters": meta["params"],
+        # Parameters left at None that the fit chose from the table's size.
+        "chosen_for_size": meta.get("chosen", []),
         "encoding": state["encoding"],
         "columns": columns,
         "rules": rules,
@@ -172,6 +174,8 @@ def format_description(info):
         + f" on {t['device'] or '?'}, batch {t['batch_size']}, learning rate {t['learning_rate']}"
         + f", with Keras {t['keras_version'] or '?'} on {t['backend'] or '?'}",
         "parameters: " + ", ".join(f"{k}={v}" for k, v in info["parameters"].items()),
+        *([f"chosen for {t['rows']} rows (left at None): " + ", ".join(info["chosen_for_size"])]
+          if info.get("chosen_for_size") else []),
         "",
         f"columns ({len(info['columns'])}; encoding of numbers: {info['encoding']}):",
     ]

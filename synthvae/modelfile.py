@@ -63,6 +63,8 @@ def save_model(path, params, fitted):
         "format_version": FORMAT_VERSION,
         "synthvae_version": __version__,
         "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+        # Which of the values above the fit chose from the table's size (the estimator's were None).
+        **({"chosen": sorted(fitted["chosen"])} if fitted.get("chosen") else {}),
         "n_rows": int(fitted["n_rows"]),
         "history": fitted["history"],
         "training": {
@@ -111,6 +113,9 @@ def load_model(path):
     # Files written before value protection existed kept every value exactly.
     params.setdefault("value_protection", False)
     params["hidden"] = tuple(params["hidden"])
+    # The values chosen from the table's size go to the fitted parts; the parameters
+    # return to None, as the estimator that was fitted had them.
+    chosen = {name: params[name] for name in meta.get("chosen", [])}
     try:
         schema = Schema.from_dict(parts["schema.json"], checked=True)
     except DataError as exc:
@@ -134,10 +139,11 @@ def load_model(path):
         "n_rows": meta["n_rows"],
         "history": meta["history"],
         "privacy": meta.get("privacy"),
+        "chosen": chosen,
         "trained_with": {k: training[k] for k in ("keras_version", "backend")},
         **{k: training[k] for k in ("device", "batch_size", "learning_rate")},
     }
-    return params, fitted
+    return {**params, **dict.fromkeys(chosen)}, fitted
 
 
 def read_model_file(path):

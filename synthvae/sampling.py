@@ -51,6 +51,7 @@ class Sampler:
         the trailing underscore)."""
         from synthvae.decoder import Decoder
 
+        params = {**params, **(fitted.get("chosen") or {})}  # a value chosen for the table's size
         return cls(fitted["schema"], fitted["transformer"], fitted["prior"],
                    Decoder(fitted["weights"], len(params["hidden"])), fitted["sigma"], fitted["calibration"],
                    params["random_state"], privacy=fitted.get("privacy"))

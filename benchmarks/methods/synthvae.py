@@ -6,6 +6,7 @@ from pathlib import Path
 
 LABEL = "synthvae"
 PACKAGES = ("synthvae", "numpy", "pandas", "scikit-learn", "pyarrow", "tensorflow", "keras")
+SEED = "random_state"  # the setting --seeds varies
 CACHED = False  # the code under test: fitted afresh on every run (--reuse to keep it)
 
 
@@ -47,7 +48,7 @@ def stages(model):
 def info(model):
     privacy = model.privacy_ or {}
     return {"epochs": len(model.history_.get("loss", [])) or (model.epochs if privacy else 0),
-            "batch_size": model.batch_size_,
+            "batch_size": model.batch_size_, "chosen": dict(getattr(model, "chosen_", {})),
             **{k: privacy[k] for k in ("epsilon_spent", "delta", "noise_multiplier", "split") if k in privacy}}
 
 
