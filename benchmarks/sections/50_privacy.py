@@ -64,6 +64,8 @@ def render(results, targets):
     if "error" in section:
         return f"{head}\n\n{section['error']}."
     runs = section["runs"]
+    # A section carried over from another run (see benchmarks/README.md) keeps that run's meta.
+    meta = section.get("meta") or results["meta"]
     rows = []
     for epsilon in EPSILONS:
         for method, label in METHODS.items():
@@ -123,6 +125,6 @@ def render(results, targets):
         "fresh entropy), so differences of a point or two are within the noise.",
         table(header, rows),
         "\n".join(lines),
-        f"<sub>`{results['meta']['command']}`, {results['meta']['date']}; {results['meta']['machine']}; "
+        f"<sub>`{meta['command']}`, {meta['date']}, checkout {meta.get('git', '?')}; {meta['machine']}; "
         f"load (1 min) before→after each fit: {loads}.</sub>",
     ])
