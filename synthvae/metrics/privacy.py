@@ -35,18 +35,25 @@ def copy_rate(encoded, columns, table):
 
 def dcr_sq_distances(encoded, columns):
     """Squared distances from sampled synthetic rows to the nearest train and holdout row."""
-    rng = np.random.default_rng(SEED)
-    n_ref = min(n_rows(encoded, "real"), n_rows(encoded, "holdout"), DCR_REFERENCE_ROWS)
+    nearest = _picked(encoded, columns, SEED, DCR_SYNTH_ROWS, DCR_REFERENCE_ROWS)
+    with single_threaded():
+        return nearest("synth", "real"), nearest("synth", "holdout")
+
+
+def _picked(encoded, columns, seed, synth_rows, real_rows):
+    """A function ``nearest(queries, refs)``: the squared distance from each picked row
+    of table ``queries`` to its nearest picked row of ``refs``. Up to ``synth_rows``
+    synthetic rows are picked, and as many training rows as holdout rows, up to
+    ``real_rows`` each, so that neither side of a comparison has more to choose from."""
+    rng = np.random.default_rng(seed)
+    n_side = min(n_rows(encoded, "real"), n_rows(encoded, "holdout"), real_rows)
     picks = {
-        "synth": sample_rows(rng, n_rows(encoded, "synth"), DCR_SYNTH_ROWS),
-        "real": sample_rows(rng, n_rows(encoded, "real"), n_ref),
-        "holdout": sample_rows(rng, n_rows(encoded, "holdout"), n_ref),
+        "synth": sample_rows(rng, n_rows(encoded, "synth"), synth_rows),
+        "real": sample_rows(rng, n_rows(encoded, "real"), n_side),
+        "holdout": sample_rows(rng, n_rows(encoded, "holdout"), n_side),
     }
     dense, codes = distance_matrices(encoded, columns, picks)
-    with single_threaded():
-        d_train = _nearest_sq_distance(dense["synth"], codes["synth"], dense["real"], codes["real"])
-        d_hold = _nearest_sq_distance(dense["synth"], codes["synth"], dense["holdout"], codes["holdout"])
-    return d_train, d_hold
+    return lambda queries, refs: _nearest_sq_distance(dense[queries], codes[queries], dense[refs], codes[refs])
 
 
 def dcr_share(d_train, d_hold):
@@ -83,17 +90,9 @@ def membership_auc(encoded, columns):
     of who was trained on, 1 that every training row can be picked out."""
     from sklearn.metrics import roc_auc_score
 
-    rng = np.random.default_rng(SEED + 1)
-    n_side = min(n_rows(encoded, "real"), n_rows(encoded, "holdout"), MEMBERSHIP_ROWS)
-    picks = {
-        "synth": sample_rows(rng, n_rows(encoded, "synth"), DCR_REFERENCE_ROWS),
-        "real": sample_rows(rng, n_rows(encoded, "real"), n_side),
-        "holdout": sample_rows(rng, n_rows(encoded, "holdout"), n_side),
-    }
-    dense, codes = distance_matrices(encoded, columns, picks)
+    nearest = _picked(encoded, columns, SEED + 1, DCR_REFERENCE_ROWS, MEMBERSHIP_ROWS)
     with single_threaded():
-        d_train = _nearest_sq_distance(dense["real"], codes["real"], dense["synth"], codes["synth"])
-        d_hold = _nearest_sq_distance(dense["holdout"], codes["holdout"], dense["synth"], codes["synth"])
+        d_train, d_hold = nearest("real", "synth"), nearest("holdout", "synth")
     members = np.concatenate([np.ones(len(d_train)), np.zeros(len(d_hold))])
     return float(roc_auc_score(members, -np.concatenate([d_train, d_hold])))
 
