@@ -94,3 +94,9 @@ def run_in_process(*args, cwd=None):
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
+
+
+def cli(*args):
+    """:func:`run_in_process`, as (exit code, stdout, stderr)."""
+    result = run_in_process(*args)
+    return result.exit_code, result.stdout, result.stderr

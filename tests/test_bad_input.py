@@ -16,10 +16,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from synthvae import SynthVAE
-from synthvae.cli import main
 from synthvae.errors import (
     DataError,
     MissingFileError,
@@ -29,17 +27,11 @@ from synthvae.errors import (
 )
 from synthvae.io import read_table
 
-from conftest import TINY, write_future_model_file
+from conftest import TINY, cli, write_future_model_file
 
 FAST = {**TINY, "epochs": 2}
 
 
-def cli(*args):
-    """Run the command in-process; return (exit code, stdout, stderr)."""
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_one_line_error(args, code, *words):

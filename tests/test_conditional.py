@@ -11,6 +11,8 @@ from synthvae.conditions import parse_where
 from synthvae.errors import DataError, UsageError
 from synthvae.metrics import ks_statistic
 
+from conftest import cli
+
 
 def _seconds(series):
     return pd.to_datetime(series, format="%Y-%m-%d").astype("datetime64[s]").astype("int64").to_numpy()
@@ -143,16 +145,6 @@ def test_argmax_with_conditions_is_a_usage_error(fitted):
         fitted.sample(10, argmax=True, where=["color=red"])
 
 
-def cli(*args):
-    """Run the command in-process (click's CliRunner); return (exit code, stdout, stderr)."""
-    from click.testing import CliRunner
-
-    from synthvae.cli import main
-
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_cli_where(fitted, tmp_path):

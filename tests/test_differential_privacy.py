@@ -6,24 +6,17 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from synthvae import SynthVAE
 from synthvae.accounting import plan_privacy, spent_epsilon, training_event
-from synthvae.cli import main
 from synthvae.errors import UsageError
 from synthvae.schema import infer_schema
 
-from conftest import TINY
+from conftest import TINY, cli
 
 PRIVATE = {**TINY, "epochs": 2, "epsilon": 3.0}
 
 
-def cli(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def declared_schema(frame):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY
+from conftest import TINY, cli
 from synthvae import SynthVAE
 from synthvae.metrics import evaluate
 from synthvae.personal_kinds import personal_kind
@@ -227,25 +227,16 @@ def test_membership_and_singling_out_figures():
     assert "membership_auc" not in evaluate(real, fresh) and "singling_out_share" in evaluate(real, fresh)
 
 
-def _cli(*args):
-    from click.testing import CliRunner
-
-    from synthvae.cli import main
-
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_cli_names_personal_columns_and_warns_when_protection_is_off(people, tmp_path):
     data = tmp_path / "people.csv"
     people[0].head(200).to_csv(data, index=False)
-    status, out, err = _cli("schema", data)
+    status, out, err = cli("schema", data)
     assert status == 0 and json.loads(out)["columns"][1]["personal"] == "name"
     assert err == "personal columns, regenerated and never learned: name (name), email (email) " \
                   "(set their kind to categorical to learn them)\n"
-    status, out, err = _cli("fit", data, "-o", tmp_path / "m.synthvae", "--epochs", 1, "--seed", 0, "-q",
+    status, out, err = cli("fit", data, "-o", tmp_path / "m.synthvae", "--epochs", 1, "--seed", 0, "-q",
                             "--no-value-protection")
     assert status == 0 and out == ""
     assert err.startswith("warning: value protection is off") and err.count("\n") == 1

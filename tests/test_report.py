@@ -15,12 +15,12 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import synthvae
-from synthvae.cli import main
 from synthvae.errors import DataError, UsageError
 from synthvae.metrics import evaluate, evaluate_with_details
+
+from conftest import cli
 
 # Scalar figures the table must show whenever evaluate() returns them.
 FIGURES = ("column_shape_error", "pair_trend_error", "pair_trend_error_strong", "ml_efficacy_real",
@@ -181,11 +181,6 @@ def test_shifted_synthetic_rows_show_in_the_overlays(frames):
 # ---------------------------------------------------------- the command line
 
 
-def cli(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
