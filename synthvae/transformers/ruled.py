@@ -279,9 +279,11 @@ class GapTransformer(ColumnTransformer):
         self.min_, self.max_ = learned.value_range(present)
         if self.datetime:
             self.step_, self.decimals_ = float(learned.time_unit(pd.Series(present))), 0
+            self.grid_, self.grid_share_ = self.step_, 1.0
         else:
             self.decimals_ = 0 if self.integer else learned.decimals(present)
             self.step_ = 10.0 ** -self.decimals_
+            self.grid_, self.grid_share_ = learned.value_grid(present, self.step_)
         self.fill_ = learned.middle(lower)
         gaps = self._gaps(series, columns)
         if not np.isnan(gaps).any() and np.all(gaps == 0):
@@ -309,9 +311,13 @@ class GapTransformer(ColumnTransformer):
         # Within the training range, unless a bound lies above it.
         values = np.minimum(values, np.fmax(self.max_, lower))
         values = np.where(bounded, values, np.maximum(values, self.min_))
+        exact = np.zeros(n, dtype=bool)
         for bound, total in zip(self.bounds, sums):
             if bound["exact"]:
-                values = np.where(np.isnan(total) | np.isnan(values), values, total)
+                exact |= ~np.isnan(total) & ~np.isnan(values)
+                values = np.where(exact, total, values)
+        if self.grid_ > self.step_:
+            values = self._onto_grid(values, sums, exact, rng)
         # Onto the column's grid, upwards where bound so that rounding keeps the bound.
         scaled = values / self.step_
         values = np.where(bounded, np.ceil(scaled - _GRID_TOLERANCE), np.round(scaled)) * self.step_
@@ -324,8 +330,32 @@ class GapTransformer(ColumnTransformer):
             return written.where(~missing, None) if written.dtype == object else written.mask(missing)
         return pd.Series(np.round(values, self.decimals_))
 
+    def _onto_grid(self, values, sums, exact, rng):
+        """The share of rows that lie on the column's coarser grid in the training rows
+        (fares in half dollars) moved to its nearest point the bounds allow, so that
+        the bound plus a gap keeps the column's spikes: a gap learned beside a tip in
+        cents would smear them. The others stay on the finer grid."""
+        grid = self.grid_
+        # The lowest grid point each bound allows (above it when strict).
+        lowest = np.full(len(values), np.nan)
+        for bound, total in zip(self.bounds, sums):
+            if bound["strict"]:
+                point = (np.floor(total / grid + _GRID_TOLERANCE) + 1) * grid
+            else:
+                point = np.ceil(total / grid - _GRID_TOLERANCE) * grid
+            lowest = np.fmax(lowest, point)
+        coarse = np.fmax(np.round(values / grid) * grid, lowest)
+        coarse = np.minimum(coarse, np.fmax(np.floor(self.max_ / grid + _GRID_TOLERANCE) * grid, lowest))
+        coarse = np.where(np.isnan(lowest), np.maximum(coarse, np.ceil(self.min_ / grid - _GRID_TOLERANCE) * grid),
+                          coarse)
+        snap = ~exact & ~np.isnan(values)
+        if rng is not None and self.grid_share_ < 1.0:
+            snap &= rng.random(len(values)) < self.grid_share_
+        return np.where(snap, coarse, values)
+
     def get_state(self):
         return {
+            "grid": self.grid_, "grid_share": self.grid_share_,
             "bounds": self.bounds, "datetime": self.datetime, "format": self.format,
             "input_formats": self.input_formats, "integer": self.integer, "nullable": self.nullable,
             "min": self.min_, "max": self.max_, "step": self.step_, "decimals": self.decimals_, "fill": self.fill_,
@@ -338,6 +368,7 @@ class GapTransformer(ColumnTransformer):
                    state["nullable"])
         self.min_, self.max_, self.step_ = state["min"], state["max"], state["step"]
         self.decimals_, self.fill_ = state["decimals"], state["fill"]
+        self.grid_, self.grid_share_ = state.get("grid", self.step_), state.get("grid_share", 1.0)
         inner = state["inner"]
         if inner is None:
             self.inner_ = None
