@@ -148,14 +148,18 @@ def _check_rules(allowed, ranges, rules, text, transformer):
 
     def lowest(name):
         """The least value a column may take here: its condition's, else its training
-        range's; -inf where it may be missing (a row missing a part is not bound by
-        the sum) or takes no range."""
+        range's, or the least of its values for a column of a few numbers (tolls);
+        -inf where it may be missing (a row missing a part is not bound by the sum)."""
         if name in limits:
             return limits[name].lo
         t = transformer.column_transformer(name)
-        if t.condition_type != "range" or t.indicator_span() is not None:
-            return -math.inf
-        return t.value_range()[0]
+        if t.condition_type == "range":
+            return -math.inf if t.indicator_span() is not None else t.value_range()[0]
+        if t.condition_type == "levels":
+            values = [v for v in (allowed[name] if name in allowed else t.known_values())]
+            numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+            return min(numbers) if numbers and len(numbers) == len(values) else -math.inf
+        return -math.inf
 
     for rule in rules:
         if isinstance(rule, Combinations) and rule.excluded and all(c in allowed for c in rule.columns):
