@@ -174,10 +174,7 @@ class RelatedTransformer(ColumnTransformer):
 
     @property
     def spans(self):
-        # The residual, then the value itself: the model still learns the value (its
-        # latent code keeps what the value says about the rest of the row), but the
-        # value written is the formula's.
-        return tuple(self.inner_.spans) + tuple(self.value_.spans)
+        return tuple(self.inner_.spans)
 
     @staticmethod
     def _numbers(series):
@@ -202,22 +199,20 @@ class RelatedTransformer(ColumnTransformer):
         logs = [_logs(self._numbers(s), floor) for s, floor in zip(inputs, self.floors_[1:])]
         self.intercept_, self.coefficients_, residuals = learned.log_linear(_logs(values, self.floors_[0]), logs)
         self.inner_ = NumericTransformer(self.encoding, random_state=self.random_state).fit(pd.Series(residuals))
-        self.value_ = NumericTransformer(self.encoding, integer=self.integer, random_state=self.random_state).fit(series)
         return self
 
     def transform(self, series, *inputs):
-        return np.hstack([self.inner_.transform(pd.Series(self._residuals(series, inputs))),
-                          self.value_.transform(series)])
+        return self.inner_.transform(pd.Series(self._residuals(series, inputs)))
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
-        residuals = self.inner_.inverse_transform(block[:, :1]).to_numpy(dtype=np.float64)
+        residuals = self.inner_.inverse_transform(block).to_numpy(dtype=np.float64)
         values = np.exp(self._prediction([decoded[name] for name in self.parents]) + residuals)
         return pd.Series(np.round(np.clip(values, self.min_, self.max_), self.decimals_))
 
     def get_state(self):
         return {"parents": self.parents, "integer": self.integer, "min": self.min_, "max": self.max_,
                 "decimals": self.decimals_, "floors": self.floors_, "intercept": self.intercept_,
-                "coefficients": self.coefficients_, "inner": self.inner_.get_state(), "value": self.value_.get_state()}
+                "coefficients": self.coefficients_, "inner": self.inner_.get_state()}
 
     @classmethod
     def from_state(cls, state):
@@ -226,7 +221,6 @@ class RelatedTransformer(ColumnTransformer):
         self.floors_, self.intercept_ = list(state["floors"]), state["intercept"]
         self.coefficients_ = list(state["coefficients"])
         self.inner_ = NumericTransformer.from_state(state["inner"])
-        self.value_ = NumericTransformer.from_state(state["value"])
         return self
 
     # A range condition on a rebuilt column is met by the sampler's final check.
