@@ -38,9 +38,6 @@ MAX_SEARCHED = 8
 # share of the rows (their logarithm is floored there), with this many values at least.
 MAX_ZERO_SHARE = 0.01
 MIN_DISTINCT = 50
-# A column with preferred values is never rebuilt (see _lumpy).
-LUMP_SHARE = 0.005
-LUMP_RATIO = 3.0
 
 
 def _logs(values, floor):
@@ -51,10 +48,9 @@ def find_related_columns(frame, schema, excluded=()):
     """Map each number column that is a product of powers of other number columns (to
     within ``MAX_RESIDUAL_SHARE`` of its spread) to those columns' names.
 
-    Columns in ``excluded`` (built by other means) take no part. A rebuilt column may be
-    another's parent (length from weight, width from length): the formulas form no
-    circle, and the table decodes each column once its parents are decoded."""
-    logs, lumpy = {}, set()
+    Columns in ``excluded`` (built by other means) take no part. A rebuilt column is no
+    other's parent, and a parent is never rebuilt, so there is no chain to order."""
+    logs = {}
     for spec in schema.columns:
         if spec.kind not in ("continuous", "integer") or spec.name in excluded:
             continue
@@ -63,59 +59,28 @@ def find_related_columns(frame, schema, excluded=()):
                 or len(np.unique(values)) < MIN_DISTINCT):
             continue
         logs[spec.name] = _logs(values, learned.smallest_positive(values))
-        if _lumpy(values):
-            lumpy.add(spec.name)
     if len(logs) < 2:
         return {}
     rows = learned.subsample_rows(len(frame))
     logs = {name: column[rows] for name, column in logs.items()}
-    related = {}
+    related, parents_taken = {}, set()
     while True:
         best = None
         for target in logs:
-            if target in related or target in lumpy:
+            if target in related or target in parents_taken:
                 continue
-            # No circle: a column's parents are none of the columns built from it.
-            candidates = [name for name in logs if name != target and target not in _ancestors(name, related)]
+            candidates = [name for name in logs if name != target and name not in related]
             chosen, share = _best_parents(logs, target, candidates)
             # The tightest formula first, by its relative error (the residual's spread in
-            # logarithms), so that a column computed from others is built from them
-            # rather than serving as one of theirs.
+            # logarithms): the column computed from others is rebuilt from them before
+            # any of them is taken as a column to rebuild.
             error = share * _spread(logs[target])
             if chosen and share <= MAX_RESIDUAL_SHARE and (best is None or error < best[2]):
                 best = (target, chosen, error)
         if best is None:
             return related
         related[best[0]] = best[1]
-
-
-def _ancestors(name, related):
-    """The columns that ``name`` is built from, directly or through others."""
-    seen, todo = set(), list(related.get(name, ()))
-    while todo:
-        parent = todo.pop()
-        if parent not in seen:
-            seen.add(parent)
-            todo.extend(related.get(parent, ()))
-    return seen
-
-
-def _lumpy(values):
-    """Whether some common value (``LUMP_SHARE`` of the rows) is ``LUMP_RATIO`` times
-    as common as a neighbour on the column's grid: a preferred value (a one-carat
-    stone) that a formula of smooth parents would smear, so the column is learned
-    itself and may only be a parent."""
-    unique, counts = np.unique(values, return_counts=True)
-    step = 10.0 ** -learned.decimals(unique)
-    common = counts >= LUMP_SHARE * len(values)
-    if not common.any():
-        return False
-    index = pd.Index(np.round(unique / step).astype(np.int64))
-    at = index.get_indexer
-    grid = np.round(unique[common] / step).astype(np.int64)
-    below, above = at(grid - 1), at(grid + 1)
-    neighbour = np.minimum(np.where(below >= 0, counts[below], 0), np.where(above >= 0, counts[above], 0))
-    return bool(np.any(counts[common] >= LUMP_RATIO * neighbour))
+        parents_taken.update(best[1])
 
 
 def _best_parents(logs, target, candidates):
