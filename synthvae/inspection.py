@@ -112,9 +112,6 @@ def _stored(kind, state, n_rows):
             gap = _stored(state["inner"]["type"], state["inner"]["state"], n_rows)
             out.update({k: gap[k] for k in ("quantile_table", "mixture_modes") if k in gap})
         return out
-    if kind == "RelatedTransformer":
-        return {"range": [state["min"], state["max"]], "decimals": state["decimals"],
-                "built_from": state["parents"], "exponents": state["coefficients"]}
     if kind == "ExclusionTransformer":
         return {"levels": state["levels"], "pooled_levels": state["pooled"],
                 "excluded_pairs": sum(len(e["pairs"]) for e in state["exclusions"])}

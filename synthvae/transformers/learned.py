@@ -387,29 +387,3 @@ def conditional_shares(target, source, source_values, target_values):
     table = counts(crossed.reindex(index=rows, columns=columns, fill_value=0).to_numpy(dtype=np.float64))
     totals = table.sum(axis=1, keepdims=True)
     return np.divide(table, totals, out=np.zeros_like(table), where=totals > 0).tolist()
-
-
-def smallest_positive(values):
-    """The smallest number above 0 in ``values`` (the low end of :func:`bounds` of them;
-    1 when there is none): where a logarithm of the values is floored."""
-    values = np.asarray(values, dtype=np.float64)
-    positive = values[values > 0]
-    return bounds(positive)[0] if len(positive) else 1.0
-
-
-def subsample_rows(n_rows, random_state=0):
-    """Positions of a seeded subsample of at most ``FIT_SUBSAMPLE`` of ``n_rows`` rows, in order."""
-    if n_rows <= FIT_SUBSAMPLE:
-        return np.arange(n_rows)
-    return np.sort(np.random.default_rng(random_state).choice(n_rows, FIT_SUBSAMPLE, replace=False))
-
-
-def log_linear(target, parents):
-    """Least squares of ``target`` on the columns ``parents`` (1-d arrays) with an
-    intercept: ``(intercept, coefficients, residuals)``. Under protection the
-    coefficients are fitted on values clipped to :func:`bounds`, so no few rows can
-    pull them."""
-    design = np.column_stack([np.ones(len(target))] + [bounded(p) for p in parents])
-    solution = np.linalg.lstsq(design, bounded(target), rcond=None)[0]
-    residuals = target - np.column_stack([np.ones(len(target))] + list(parents)) @ solution
-    return float(solution[0]), [float(c) for c in solution[1:]], residuals

@@ -14,7 +14,6 @@ from synthvae.transformers.categorical import CategoricalTransformer, DerivedTra
 from synthvae.transformers.keys import ConstantTransformer, IdentifierTransformer
 from synthvae.transformers.numeric import DatetimeTransformer, MissingIndicator, NumericTransformer
 from synthvae.transformers.personal import PersonalTransformer
-from synthvae.transformers.related import RelatedTransformer, find_related_columns
 from synthvae.transformers.ruled import ExclusionTransformer, GapTransformer, exclusion_pairs, plan_construction
 
 # The transformer classes a model file may name, by the names it stores.
@@ -22,7 +21,7 @@ TYPES = {
     cls.__name__: cls
     for cls in (NumericTransformer, DatetimeTransformer, CategoricalTransformer,
                 MissingIndicator, ConstantTransformer, IdentifierTransformer, DerivedTransformer,
-                PersonalTransformer, GapTransformer, ExclusionTransformer, RelatedTransformer)
+                PersonalTransformer, GapTransformer, ExclusionTransformer)
 }
 
 
@@ -111,10 +110,6 @@ class TableTransformer:
                 frame[[t for t, source in derived.items() if source == spec.name]]))
         }
         frame = self._substituted(frame)
-        # Columns that rules build take no part in a formula, as parent or as column.
-        ruled = {*derived, *plan.bounds, *plan.exclusions,
-                 *(part for bounds in plan.bounds.values() for b in bounds for part in b["parts"])}
-        related = find_related_columns(frame, self.schema, ruled) if self.derive else {}
         self.transformers_ = []
         for spec in self.schema.columns:
             series = _prepared(frame[spec.name], spec)
@@ -127,9 +122,6 @@ class TableTransformer:
                                    if self.schema[n].kind == "datetime"},
                     integer=spec.kind == "integer", nullable=spec.nullable, encoding=self.encoding,
                     random_state=self.random_state)
-            elif spec.name in related:
-                transformer = RelatedTransformer(related[spec.name], integer=spec.kind == "integer",
-                                                 encoding=self.encoding, random_state=self.random_state)
             elif spec.name in plan.exclusions:
                 exclusions = [{"on": on, "pairs": exclusion_pairs(rule, on, target, frame, spec.name)}
                               for on, rule, target in plan.exclusions[spec.name]]
