@@ -226,10 +226,12 @@ class Generator:
         return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration,
                            by_output=True)
 
-    def rows(self, rng, n, argmax=False, row_offset=0):
-        """``n`` fresh rows as a table."""
+    def rows(self, rng, n, argmax=False, row_offset=0, categories=False):
+        """``n`` fresh rows as a table (``categories``: see
+        :meth:`synthvae.transformers.TableTransformer.inverse_transform`)."""
         matrix, codes = self.matrix(rng, n, argmax)
-        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes)
+        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes,
+                                                  categories=categories)
 
     def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS,
                render=None, threads=None):
@@ -257,10 +259,15 @@ class Generator:
             def draw(rng, n):
                 return self.rows(rng, n, argmax)
 
+            # Rows only rendered may keep category columns as Categoricals, which a
+            # renderer that says so formats a value at a time (the same cells).
+            categories = guard is None and getattr(render, "categories", False)
+
             def rows_of(chunk, chunk_start):
                 # The whole chunk is made even when only part is wanted, so its draws
                 # are the same however the sample is split.
-                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start)
+                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start,
+                                 categories=categories)
         else:
             draw = conditional.rows
 
