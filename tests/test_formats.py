@@ -272,6 +272,15 @@ def test_parquet_keeps_its_arrow_types(tmp_path):
     assert synth["count"].isna().any() and synth["flag"].isna().any()
 
 
+def test_a_table_reads_the_same_from_parquet_and_from_csv(tmp_path):
+    table = pa.table({"name": ["x", None, "y"], "size": [1.5, None, 2.0]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    (tmp_path / "t.csv").write_text("name,size\nx,1.5\n,\ny,2.0\n")
+    from_parquet, from_csv = read_table(tmp_path / "t.parquet"), read_table(tmp_path / "t.csv")
+    assert from_parquet["name"].tolist()[1] is not None  # one missing marker, NaN, as from CSV
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+
+
 def test_the_real_table_written_with_its_schema_is_the_same_file(csv_round_trip, tmp_path):
     data, _, _ = csv_round_trip
     frame = read_table(data)
