@@ -27,9 +27,10 @@ TABLES = {
     "adult-200": ("adult.csv", "adult-test.csv", "income"),
     "adult-500": ("adult.csv", "adult-test.csv", "income"),
     "adult-1000": ("adult.csv", "adult-test.csv", "income"),
+    "adult-2500": ("adult.csv", "adult-test.csv", "income"),
 }
 # Training rows kept of a table that is a subsample (random_state=0; the holdout is whole).
-SUBSAMPLE_ROWS = {"adult-200": 200, "adult-500": 500, "adult-1000": 1_000}
+SUBSAMPLE_ROWS = {"adult-200": 200, "adult-500": 500, "adult-1000": 1_000, "adult-2500": 2_500}
 SAMPLE_SEED = 1
 
 

@@ -350,7 +350,7 @@ class ParquetFile:
         return {"arrow": {field.name: arrow_type_text(field.type) for field in schema}}
 
     def read(self):
-        frame = self._call(lambda pq: pq.read_table(self.path).to_pandas())
+        frame = _nan_for_missing(self._call(lambda pq: pq.read_table(self.path).to_pandas()))
         if len(frame) == 0:
             raise DataError(f"{self.path} has a header but no rows")
         check_finite(frame, self.line_of)
@@ -360,9 +360,19 @@ class ParquetFile:
     def chunks(self, chunk_rows, types, check_rows=True):
         offset = 0
         for batch in self._call(lambda pq: pq.ParquetFile(self.path)).iter_batches(batch_size=chunk_rows):
-            chunk = _settled(batch.to_pandas(), offset, types, self.line_of)
+            chunk = _settled(_nan_for_missing(batch.to_pandas()), offset, types, self.line_of)
             offset += len(chunk)
             yield chunk
+
+
+def _nan_for_missing(frame):
+    """Missing text cells as NaN, as the CSV reader gives them (Arrow gives None): a
+    table reads the same from either format."""
+    for name in frame.columns[frame.dtypes == object]:
+        column = frame[name]
+        if column.isna().any():
+            frame[name] = column.where(column.notna(), np.nan)
+    return frame
 
 
 # -- checks shared by both ----------------------------------------------------------------

@@ -31,21 +31,30 @@ def bar(target, results):
 
 
 def met(value, target, results):
+    """Whether the value, or every value of a list (one per seed), is within the bar."""
     if value is None:
         return "not measured"
     lo, hi = (lookup(results, target.get(k)) for k in ("min", "max"))
-    ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+    ok = all((lo is None or v >= lo) and (hi is None or v <= hi) for v in (value if isinstance(value, list) else [value]))
     return "yes" if ok else "**no**"
+
+
+def shown(value, target):
+    if isinstance(value, list):
+        return " / ".join(shown(v, target) for v in value)
+    return f"{value:.1f}×" if target.get("unit") == "×" and value is not None else fmt(value)
 
 
 def render_targets(results, targets):
     rows = []
     for t in targets:
-        value = lookup(results, t["value"])
-        tvae = t["value"].replace(".synthvae.", ".tvae.")
-        anchor = lookup(results, tvae) if tvae != t["value"] and " / " not in tvae else None
-        shown = f"{value:.1f}×" if t.get("unit") == "×" and value is not None else fmt(value)
-        rows.append([t["what"], shown, fmt(anchor), bar(t, results), met(value, t, results)])
+        path = t["value"]
+        if path.startswith("seeds.") and lookup(results, path) is None:  # a run without --seeds
+            path = path.replace("seeds.", "runs.", 1).replace(".*.", ".")
+        value = lookup(results, path)
+        tvae = path.replace(".synthvae.", ".tvae.")
+        anchor = lookup(results, tvae) if tvae != path and " / " not in tvae else None
+        rows.append([t["what"], shown(value, t), shown(anchor, t), bar(t, results), met(value, t, results)])
     return table(["target", "synthvae", "TVAE", "bar", "met"], rows) + f"\n\n<sub>{provenance(results, 'adult')}</sub>"
 
 
@@ -87,7 +96,7 @@ def render(results, targets):
             f"- Machine: {meta['machine']}; checkout {meta['git']}",
         ] + [f"- {LABELS.get(m, m)}: " + ", ".join(f"{k} {v}" for k, v in e.items() if v)
              for m, e in results["env"].items()])),
-        "## Targets (Adult)",
+        "## Targets",
         render_targets(results, targets),
         "## synthvae beside TVAE",
         "Ratio column: TVAE ÷ synthvae; above 1, synthvae is faster or smaller. Quality and privacy "

@@ -70,7 +70,7 @@ def render(results, targets):
         "## Over several seeds\n\n"
         f"synthvae fitted with each of the seeds {', '.join(map(str, seeds))} (its `random_state`); "
         "figures as mean (lowest–highest) over the seeds. TVAE takes no seed: one fit. The small "
-        "tables (titanic, penguins, and the 200-, 500- and 1,000-row subsamples of Adult's training "
+        "tables (titanic, penguins, and the 200-, 500-, 1,000- and 2,500-row subsamples of Adult's training "
         "rows, scored on Adult's real test split) swing from seed to seed, so they are judged on "
         "the mean.\n\n"
         f"{table(header, rows)}\n\n"

@@ -19,13 +19,20 @@ def table(header, rows):
 
 
 def lookup(results, path):
-    """A value by dotted path ("runs.adult.synthvae.fit_s"), "A / B" for a ratio; None if absent."""
+    """A value by dotted path ("runs.adult.synthvae.fit_s"), "A / B" for a ratio; None if absent.
+    A "*" step goes through every item of a list ("seeds.adult.synthvae.*.fit_s"): the values
+    found, a list (None if there is none)."""
     if isinstance(path, (int, float)) or path is None:
         return path
     if " / " in path:
         a, b = (lookup(results, p) for p in path.split(" / "))
         return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-    for key in path.split("."):
+    keys = path.split(".")
+    for i, key in enumerate(keys):
+        if key == "*":
+            found = [lookup(item, ".".join(keys[i + 1:])) for item in results] if isinstance(results, list) else []
+            found = [v for v in found if v is not None]
+            return found or None
         results = results.get(key) if isinstance(results, dict) else None
     return results
 

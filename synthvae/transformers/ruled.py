@@ -478,32 +478,40 @@ class ExclusionTransformer(CategoricalTransformer):
             excluded[np.ix_(on_slots, own)] |= table[np.ix_(rows, self._slot_values[own])]
         return excluded
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+    def inverse_levels(self, block, rng=None, row_offset=0, decoded=None, codes=None, levels=None):
+        """The rows as positions in a table of values: the column's own table (see
+        :meth:`CategoricalTransformer.inverse_levels`), then the values a broken row may
+        be drawn again as. An other column given in ``levels`` is looked up once per
+        value of its table."""
         slots = span_levels(block, codes)
-        values = super().inverse_transform(block, rng, row_offset, decoded, codes=[slots])
-        n = len(values)
+        positions, values = super().inverse_levels(block, rng, row_offset, decoded, codes=[slots])
         # Each row's value as a position in values_: through its slot, looked up only
         # where the slot is the pooled or unseen one.
         codes = self._slot_values[slots]
         other = np.flatnonzero(codes < 0)
         if len(other):
-            codes[other] = _codes(self._values, values.to_numpy()[other])
+            codes[other] = _codes(self._values, values[positions[other]])
         codes = np.where(codes < 0, len(self._values), codes)
         # Only rows holding a value that some exclusion names can break one: the
         # other columns are looked up for those rows alone.
         rows = np.flatnonzero(self._named[codes])
         if not len(rows):
-            return values
+            return positions, values
         codes = codes[rows]
         rows_on = []
         broken = np.zeros(len(rows), dtype=bool)
         for on, on_index, table, _ in self._tables:
-            on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
+            given = (levels or {}).get(on)
+            if given is None:
+                on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
+            else:
+                on_positions, on_values = given
+                on_codes = _codes(on_index, np.asarray(on_values, dtype=object))[on_positions[rows]]
             on_codes = np.where(on_codes < 0, len(on_index), on_codes)
             rows_on.append(on_codes)
             broken |= table[on_codes, codes]
         if not broken.any():
-            return values
+            return positions, values
         # Drawn again among the allowed values, as the training rows share them beside
         # the values the row holds (the column's own shares where those allow none).
         allowed = np.ones((int(broken.sum()), len(self._values)), dtype=bool)
@@ -522,9 +530,9 @@ class ExclusionTransformer(CategoricalTransformer):
             cumulative = np.cumsum(weights, axis=1)
             u = rng.random(len(rows)) * cumulative[:, -1]
             choice = np.minimum((cumulative <= u[:, None]).sum(axis=1), len(self._values) - 1)
-        out = values.to_numpy(dtype=object).copy()
-        out[rows[drawable]] = np.array(self.values_, dtype=object)[choice[drawable]]
-        return pd.Series(out, dtype=object)
+        positions = positions.copy()
+        positions[rows[drawable]] = len(values) + choice[drawable]
+        return positions, np.concatenate([values, np.array(self.values_, dtype=object)])
 
     def get_state(self):
         state = super().get_state()
