@@ -105,10 +105,26 @@ class Calibration:
         """Apply the quantile maps to the continuous columns (one per column of ``values``)."""
         if not self.source_quantiles.shape[0]:
             return values
-        out = np.empty_like(values)
-        for j in range(values.shape[1]):
-            out[:, j] = np.interp(values[:, j], self.source_quantiles[j], self.target_quantiles[j])
+        return self.map_rows(values.T).T
+
+    def map_rows(self, values):
+        """The same for values laid out one row per continuous column (float64, a row
+        of ``values`` per column): each row mapped along its contiguous memory."""
+        if not self.source_quantiles.shape[0]:
+            return values
+        maps = self._interpolators()
+        out = np.empty(values.shape, dtype=np.float64)
+        for j, row in enumerate(values):
+            out[j] = maps[j](np.ascontiguousarray(row))
         return out
+
+    def _interpolators(self):
+        """One :class:`QuantileInterpolator` per column, made once for these tables."""
+        made = getattr(self, "_made", None)
+        if made is None or made[0] is not self.source_quantiles or made[1] is not self.target_quantiles:
+            maps = [QuantileInterpolator(x, y) for x, y in zip(self.source_quantiles, self.target_quantiles)]
+            made = self._made = (self.source_quantiles, self.target_quantiles, maps)
+        return made[2]
 
     def get_state(self):
         return {
@@ -123,6 +139,64 @@ class Calibration:
         self.source_quantiles = _rows(self.source_quantiles, 2)
         self.target_quantiles = _rows(self.target_quantiles, 2)
         return self
+
+
+class QuantileInterpolator:
+    """``np.interp(x, xp, fp)`` for one table (``xp`` increasing) and many ``x``, with the
+    same results bit for bit, about twice as fast: each value's segment is found
+    through an evenly spaced grid over the table's range (a multiplication, a lookup
+    and a step or two), where ``np.interp`` searches the table for every value; the
+    value is then worked out as ``np.interp`` does."""
+
+    # Grid cells per table point, doubled (up to the most) while many points share a cell.
+    CELLS_PER_POINT, MOST_CELLS_PER_POINT, STEPS = 16, 128, 2
+
+    def __init__(self, xp, fp):
+        self.xp, self.fp = np.asarray(xp, dtype=np.float64), np.asarray(fp, dtype=np.float64)
+        width = self.xp[-1] - self.xp[0] if len(self.xp) else 0.0
+        self.usable = len(self.xp) >= 2 and np.isfinite(width) and width > 0
+        if not self.usable:
+            return
+        # Indexed by k, the count of points at or below a value: the segment's start,
+        # value and slope, and beyond either end a flat segment at the end's value.
+        with np.errstate(divide="ignore", invalid="ignore"):  # repeated points: segments never chosen
+            slopes = (self.fp[1:] - self.fp[:-1]) / (self.xp[1:] - self.xp[:-1])
+        self.starts = np.concatenate([self.xp[:1], self.xp])
+        self.values = np.concatenate([self.fp[:1], self.fp])
+        self.slopes = np.concatenate([[0.0], slopes, [0.0]])
+        # The table with bounds beyond either end, so that point i sits at position i + 1.
+        self.padded = np.concatenate([[-np.inf], self.xp, [np.inf]])
+        cells = self.CELLS_PER_POINT * len(self.xp)
+        while True:
+            self.cells, self.scale = cells, cells / width
+            # Per cell, the points at or below its left edge, and the most any cell holds.
+            self.first = np.searchsorted(self.xp, self.xp[0] + np.arange(cells + 1) / self.scale, side="right")
+            self.steps = int(np.diff(self.first).max())
+            if self.steps <= self.STEPS or cells >= self.MOST_CELLS_PER_POINT * len(self.xp):
+                break
+            cells *= 2
+
+    def __call__(self, x):
+        if not self.usable or not np.isfinite(x).all():
+            return np.interp(x, self.xp, self.fp)
+        cell = (x - self.xp[0]) * self.scale
+        np.clip(cell, 0, self.cells - 1, out=cell)
+        # k = np.searchsorted(xp, x, "right"): from the cell's left edge up, then one
+        # down where rounding put x in the next cell; checked, and searched where wrong.
+        k = self.first[cell.astype(np.intp)]
+        padded = self.padded
+        for _ in range(self.steps):
+            k += padded[k + 1] <= x
+        k -= padded[k] > x
+        wrong = (padded[k] > x) | (padded[k + 1] <= x)
+        if wrong.any():
+            k[wrong] = np.searchsorted(self.xp, x[wrong], side="right")
+        # np.interp's value, slope * (x - start) + value: the start's own value at a
+        # point, as the slope times zero adds nothing.
+        out = self.slopes[k] * (x - self.starts[k]) + self.values[k]
+        if np.isnan(out).any():  # an infinite slope: np.interp's own way with it
+            return np.interp(x, self.xp, self.fp)
+        return out
 
 
 def _quantile_levels(n_quantiles, n_rows, tail_points=48):

@@ -43,6 +43,10 @@ _PILOT_TOTAL = 25_600
 _ENVELOPE_MARGIN = 1.25
 # A chunk that needs more than this many candidate rows per row asked for gives up.
 _MAX_DRAWS_PER_ROW = 2_000
+# Once this many candidates are drawn, a chunk whose acceptance so far says it would
+# exceed that budget gives up at once instead of spending it: a condition the rules
+# allow but the model all but never meets would otherwise run for minutes.
+_PROJECTION_DRAWS = 100_000
 
 
 class ConditionalSampler:
@@ -165,7 +169,10 @@ class ConditionalSampler:
             rate = max(kept / drawn, 1e-4)
             parts.append(part)
             have += len(part)
-            if have < n and drawn > _MAX_DRAWS_PER_ROW * max(n, 1_000):
+            budget = _MAX_DRAWS_PER_ROW * max(n, 1_000)
+            # (kept + 1) / drawn: a hopeful rate while few rows have passed.
+            projected = drawn + (n - have) * drawn / (kept + 1)
+            if have < n and (drawn > budget or (drawn >= _PROJECTION_DRAWS and projected > budget)):
                 raise DataError(
                     f"the model almost never makes rows with {self.conditions.text}: "
                     f"{kept} of {drawn} drawn rows met them; loosen the conditions"

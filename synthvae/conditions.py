@@ -25,7 +25,7 @@ from synthvae import datetimes
 from synthvae.condition_parsing import OPERATORS, normalize, parse_where
 from synthvae.conditional_draw import ConditionalSampler
 from synthvae.errors import DataError
-from synthvae.rules import Combinations, Depends, Order
+from synthvae.rules import Combinations, Depends, Order, Sum
 from synthvae.rules.values import MISSING, category_value
 from synthvae.transformers import MISSING_KEY, level_key, parse_bool
 
@@ -134,17 +134,33 @@ def compile_conditions(items, schema, transformer, calibration):
         else:
             raise DataError(f"cannot condition on {name!r}: {t.condition_refusal}")
     text = " and ".join(f"{n} {op} {v!r}" for n, op, v in items)
-    _check_rules(allowed, ranges, getattr(transformer, "rules_", ()), text)
+    _check_rules(allowed, ranges, getattr(transformer, "rules_", ()), text, transformer)
     levels = _level_rules(allowed, transformer, pooled)
     for rule in ranges:
         _locate(rule, transformer, transformer.column_transformer(rule.column), calibration)
     return Conditions(levels, ranges, allowed, pooled, text)
 
 
-def _check_rules(allowed, ranges, rules, text):
+def _check_rules(allowed, ranges, rules, text, transformer):
     """Raise DataError, naming the rule, when the rules every generated row obeys
     leave no row that meets the conditions."""
     limits = {r.column: r for r in ranges}
+
+    def lowest(name):
+        """The least value a column may take here: its condition's, else its training
+        range's, or the least of its values for a column of a few numbers (tolls);
+        -inf where it may be missing (a row missing a part is not bound by the sum)."""
+        if name in limits:
+            return limits[name].lo
+        t = transformer.column_transformer(name)
+        if t.condition_type == "range":
+            return -math.inf if t.indicator_span() is not None else t.value_range()[0]
+        if t.condition_type == "levels":
+            values = [v for v in (allowed[name] if name in allowed else t.known_values())]
+            numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+            return min(numbers) if numbers and len(numbers) == len(values) else -math.inf
+        return -math.inf
+
     for rule in rules:
         if isinstance(rule, Combinations) and rule.excluded and all(c in allowed for c in rule.columns):
             sets = [allowed[c] for c in rule.columns]
@@ -161,6 +177,12 @@ def _check_rules(allowed, ranges, rules, text):
                 if low in limits and high in limits:
                     a, b = limits[low], limits[high]
                     impossible |= a.lo > b.hi or (a.lo == b.hi and (rule.strict or a.lo_strict or b.hi_strict))
+        elif isinstance(rule, Sum) and rule.total in limits and any(p in limits for p in rule.parts):
+            # The total is at least the parts' sum: below the least sum they allow, no row.
+            least = sum(lowest(p) for p in rule.parts)
+            total = limits[rule.total]
+            impossible = total.hi < least or (total.hi == least and (
+                total.hi_strict or any(limits[p].lo_strict for p in rule.parts if p in limits)))
         else:
             continue
         if impossible:

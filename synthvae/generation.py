@@ -53,15 +53,24 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by
     :meth:`synthvae.decoder.Decoder.columns` makes it) and is overwritten."""
     raw = np.asarray(raw, dtype=np.float32)
     n = raw.shape[1] if by_output else len(raw)
-    out = np.zeros((n, transformer.width_), dtype=np.float32)
+    width = transformer.width_
+    # By output, the matrix is made column-major: it is filled, and read by the
+    # inverse transforms, a matrix column at a time (the values are the same).
+    out = np.zeros((width, n), dtype=np.float32).T if by_output else np.zeros((n, width), dtype=np.float32)
     codes = {}
     index = transformer.continuous_columns_
     if len(index):
-        decoded = raw[index].T if by_output else raw[:, index]
-        values = decoded + (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
-        if calibration is not None:
-            values = calibration.map_continuous(values.astype(np.float64))
-        out[:, index] = values
+        noise = (sigma[None, :] * rng.standard_normal((n, len(index)))).astype(np.float32)
+        if by_output:
+            values = raw[index] + noise.T
+            if calibration is not None:
+                values = calibration.map_rows(values.astype(np.float64))
+            out.T[index] = values
+        else:
+            values = raw[:, index] + noise
+            if calibration is not None:
+                values = calibration.map_continuous(values.astype(np.float64))
+            out[:, index] = values
     spans = transformer.softmax_spans_
     if spans:
         # Levels as rows: each step below is one pass over a contiguous row of n
@@ -72,8 +81,11 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by
         levels = raw if by_output else np.array(raw.T, order="C")
         if calibration is not None:
             levels += calibration.logit_bias[:, None]
-        flat = out.reshape(-1)
-        first = np.arange(n) * out.shape[1]
+        # Row r's entry of matrix column c in the matrix's memory: first[r] + c * step.
+        if by_output:
+            flat, first, step = out.T.reshape(-1), np.arange(n), n
+        else:
+            flat, first, step = out.reshape(-1), np.arange(n) * width, 1
         couplings = getattr(transformer, "couplings_", ())
         coupled = {s.start for on, target, _ in couplings for s in (on, target)}
         exps = {}
@@ -82,7 +94,7 @@ def draw_matrix(raw, transformer, sigma, rng, argmax=False, calibration=None, by
                 drawn = _draw_coupled(levels, span, couplings, codes, exps, rng, argmax)
             else:
                 drawn = _draw_levels(levels[span.start : span.stop], rng, argmax)
-            flat[first + span.start + drawn] = 1.0
+            flat[first + (span.start + drawn) * step] = 1.0
             codes[span.start] = drawn
     return out, codes
 
@@ -111,9 +123,20 @@ def _draw_coupled(levels, span, couplings, drawn, exps, rng, argmax):
                 excluded = later[allowed[level] == 0].sum(axis=0)
                 weights[level] *= np.maximum(total - excluded, 0.0) / total
         elif target.start == span.start and on.start in drawn:
-            if plain is None:
-                plain = weights.copy()
-            weights *= allowed.T[:, drawn[on.start]]
+            # Only rows whose earlier level excludes some of these lose weight (the
+            # other rows of ``allowed`` are all ones): where they are few, only they
+            # are multiplied. The factors are laid out as the weights are, a level a
+            # row, so that the product runs along contiguous memory.
+            earlier = drawn[on.start]
+            rows = np.flatnonzero((allowed == 0).any(axis=1)[earlier])
+            if len(rows):
+                if plain is None:
+                    plain = weights.copy()
+                factors = np.ascontiguousarray(allowed.T)
+                if len(rows) * 8 < len(earlier):
+                    weights[:, rows] *= factors[:, earlier[rows]]
+                else:
+                    weights *= factors[:, earlier]
     # No allowed level (an imposed condition, say): the decoder's own draw; the
     # column's check after decoding redraws it.
     if plain is not None:
@@ -203,10 +226,12 @@ class Generator:
         return draw_matrix(raw, self.transformer, self.sigma, rng, argmax=argmax, calibration=self.calibration,
                            by_output=True)
 
-    def rows(self, rng, n, argmax=False, row_offset=0):
-        """``n`` fresh rows as a table."""
+    def rows(self, rng, n, argmax=False, row_offset=0, categories=False):
+        """``n`` fresh rows as a table (``categories``: see
+        :meth:`synthvae.transformers.TableTransformer.inverse_transform`)."""
         matrix, codes = self.matrix(rng, n, argmax)
-        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes)
+        return self.transformer.inverse_transform(matrix, rng=rng, row_offset=row_offset, codes=codes,
+                                                  categories=categories)
 
     def chunks(self, start, stop, seed, argmax=False, conditional=None, guard=None, chunk_rows=CHUNK_ROWS,
                render=None, threads=None):
@@ -234,10 +259,15 @@ class Generator:
             def draw(rng, n):
                 return self.rows(rng, n, argmax)
 
+            # Rows only rendered may keep category columns as Categoricals, which a
+            # renderer that says so formats a value at a time (the same cells).
+            categories = guard is None and getattr(render, "categories", False)
+
             def rows_of(chunk, chunk_start):
                 # The whole chunk is made even when only part is wanted, so its draws
                 # are the same however the sample is split.
-                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start)
+                return self.rows(np.random.default_rng([seed, chunk]), chunk_rows, argmax, row_offset=chunk_start,
+                                 categories=categories)
         else:
             draw = conditional.rows
 

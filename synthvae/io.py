@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvae.errors import DataError, UsageError
-from synthvae.formats import CsvDialect, TextFormatter, arrow_table
+from synthvae.formats import CsvDialect, TextFormatter, arrow_table, categorical_cells
 from synthvae.reader import NA_TOKENS, check_finite, open_table  # noqa: F401  (NA_TOKENS: part of this module's API)
 
 
@@ -151,6 +151,10 @@ def renderer(fmt, integer_columns=(), schema=None):
             columns[_AFTER_LAST] = pd.Series("", index=frame.index)
         return _csv_body(columns, formats.dialect)
 
+    # CSV text is made from a category column's values, each formatted once, when the
+    # rows come with such columns as pandas Categoricals (see
+    # synthvae.generation.Generator.chunks); Parquet keeps the plain columns' types.
+    render.categories = fmt != "parquet"
     return render
 
 
@@ -258,29 +262,39 @@ def _csv_body(frame, dialect=None):
                               for name, c in series.items()}, index=index)
         return frame_to_csv_text(whole, header=False, dialect=dialect)
 
-    arrays = []
-    for column in series.values():
+    layout = dialect or CsvDialect()
+    quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
+
+    def cells(column):
+        """The column as an Arrow array Arrow's writer writes as pandas would, or None."""
         if isinstance(column, pd.Series):
             if _dtype_kind(column) not in _ARROW_KINDS:
-                return by_pandas()
+                return None
             try:
                 column = pa.array(column, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
-                return by_pandas()
-        arrays.append(pa.chunked_array([column]) if isinstance(column, pa.Array) else column)
-    layout = dialect or CsvDialect()
-    quote_bytes = _QUOTE_BYTES + (layout.delimiter.encode(),)
-    columns = []
-    for column in arrays:
+                return None
+        if isinstance(column, pa.Array):
+            column = pa.chunked_array([column])
         kind = column.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             if not layout.quote_all and _needs_quotes(column, quote_bytes):
-                return by_pandas()
+                return None
         elif pa.types.is_boolean(kind):
             column = pc.if_else(column, "True", "False")
         elif pa.types.is_floating(kind):
             column = _float_text(column, pc)
         elif not pa.types.is_integer(kind):
+            return None
+        return column
+
+    columns = []
+    for column in series.values():
+        if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+            column = categorical_cells(column, cells)
+        else:
+            column = cells(column)
+        if column is None:  # a column pandas must write: the whole chunk goes through pandas
             return by_pandas()
         columns.append(column)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])

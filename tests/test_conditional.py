@@ -91,6 +91,23 @@ def test_rare_condition_needs_few_draws(fitted, mixed_frame, monkeypatch):
     assert sum(decoded) < 10 * 16_384, sum(decoded)
 
 
+def test_a_condition_the_model_never_meets_gives_up_early_in_one_line(fitted, mixed_frame, monkeypatch):
+    """Conditions the checks allow but no drawn row meets end in a DataError after about
+    a hundred thousand candidates, not after the whole budget of 2,000 a row."""
+    from synthvae.conditional_draw import ConditionalSampler
+
+    drawn = []
+
+    def nothing_kept(self, rng, size):
+        drawn.append(size)
+        return mixed_frame.iloc[:0]
+
+    monkeypatch.setattr(ConditionalSampler, "_candidates", nothing_kept)
+    with pytest.raises(DataError, match="almost never makes rows with .*loosen the conditions"):
+        fitted.sample(5_000, random_state=3, where=["visits<=28"])
+    assert 100_000 <= sum(drawn) < 200_000, sum(drawn)
+
+
 @pytest.mark.parametrize(
     "conditions, where, words",
     [

@@ -304,3 +304,38 @@ def test_a_streamed_table_learns_its_formats_from_its_first_part(csv_round_trip)
     sample, _ = reservoir_sample(data, 100, seed=0)
     schema = infer_schema(sample)
     assert schema["hours"].written == {"missing": "?"} and schema.csv["line_ending"] == "\r\n"
+
+
+@pytest.mark.parametrize("quoted", [False, True])  # a cell that needs quotes: the chunk goes through pandas
+@pytest.mark.parametrize("written", [None, {}, {"missing": "?", "decimals": 2, "min_decimals": 1}])
+def test_category_columns_given_as_categoricals_are_written_as_their_plain_columns(written, quoted):
+    import numpy as np
+
+    from synthvae.io import renderer
+    from synthvae.schema import ColumnSpec, Schema
+    from synthvae.transformers.table import _categorical
+
+    rng = np.random.default_rng(0)
+    tables = {  # the values a column takes (gaps included), as the sampler restores them
+        "text": pd.Series([" Private", "Self-emp", None, "a,b" if quoted else "a"], dtype=object),
+        "counts": pd.Series([3, 1, 12], dtype="int64"),
+        "counts_with_gaps": pd.Series([3.0, np.nan, 12.0], dtype="float64"),
+        "amounts": pd.Series([0.0, 2.5, 5.75], dtype="float64"),
+        "flags": pd.Series([True, False], dtype="bool"),
+        "mixed": pd.Series(["x", 7, 2.5, None], dtype=object),
+        "alike": pd.Series([1, 1.0, True, "1"], dtype=object),  # equal values written apart: stays plain
+    }
+    positions = {name: rng.integers(0, len(values), 5000) for name, values in tables.items()}
+    plain = pd.DataFrame({name: pd.Series(values.to_numpy()[positions[name]], dtype=values.dtype)
+                          for name, values in tables.items()})
+    coded = pd.DataFrame({name: (c if (c := _categorical(positions[name], values)) is not None else plain[name])
+                          for name, values in tables.items()})
+    assert isinstance(coded["text"].dtype, pd.CategoricalDtype) and not isinstance(coded["alike"].dtype,
+                                                                                    pd.CategoricalDtype)
+    schema = None
+    if written is not None:
+        schema = Schema([ColumnSpec(n, "categorical", dtype=str(tables[n].dtype), written=written) for n in tables])
+    render = renderer("csv", (), schema)
+    assert render.categories
+    assert render(coded) == render(plain)
+    assert render(coded.iloc[:0]) == render(plain.iloc[:0])

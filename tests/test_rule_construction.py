@@ -111,6 +111,30 @@ def test_declared_rule_that_cannot_be_built_is_refused(taxis):
 # ---------------------------------------------------------------- construction
 
 
+def test_a_column_on_a_coarser_grid_keeps_it_above_a_bound_in_cents():
+    # Fares in half dollars above tips in cents: the bound plus a gap would put fares
+    # on every cent; rebuilt, they keep the half-dollar grid as often as the training
+    # rows do, and never fall below the tip.
+    rng = np.random.default_rng(1)
+    n = 4000
+    fare = pd.Series(rng.integers(5, 60, n) / 2)
+    fare[:40] += 0.01  # 1 % off the grid
+    tip = pd.Series(np.round(fare * rng.uniform(0, 0.3, n), 2))
+    gap = GapTransformer([{"parts": ["tip"], "strict": False, "exact": False}]).fit(fare, tip)
+    assert gap.grid_ == 0.5 and gap.grid_share_ == pytest.approx(0.99)
+    rebuilt = gap.inverse_transform(rng.normal(0, 1.5, (n, 1)).astype(np.float32), rng=np.random.default_rng(2),
+                                    decoded={"tip": tip})
+    assert (rebuilt >= tip - 1e-9).all()
+    on_grid = np.isclose(rebuilt * 2, np.round(rebuilt * 2)).mean()
+    assert 0.97 < on_grid < 1.0
+    # The model file holds the grid, and a loaded transformer rebuilds the same values.
+    again = GapTransformer.from_state(json.loads(json.dumps(gap.get_state())))
+    same = again.inverse_transform(rng.normal(0, 1.5, (n, 1)).astype(np.float32), rng=np.random.default_rng(3),
+                                   decoded={"tip": tip})
+    assert (same >= tip - 1e-9).all() and np.isclose(same * 2, np.round(same * 2)).mean() > 0.97
+
+
+
 def test_gap_rebuilds_above_every_bound():
     rng = np.random.default_rng(0)
     n = 2000
@@ -170,9 +194,24 @@ def test_conditions_the_rules_forbid_are_refused(taxis_model, adult_model):
         model.sample(10, where=["pickup >= 2019-03-20", "dropoff < 2019-03-10"])
     with pytest.raises(DataError, match="'pickup_zone' and 'pickup_borough' contradict each other"):
         model.sample(10, where=["pickup_zone == Astoria", "pickup_borough == Manhattan"])
+    with pytest.raises(DataError, match="obeys the rule 'total >= fare \\+ tip \\+ tolls'"):
+        model.sample(10, where=["total < 9.5", "fare >= 10"])
+    assert (model.sample(20, random_state=1, where=["total <= 16", "fare >= 10"])["total"] <= 16).all()
     _, adult = adult_model
     with pytest.raises(DataError, match="obeys the rule .relationship x sex: never"):
         adult.sample(10, where=["relationship=Husband", "sex=Female"])
+
+
+def test_command_refuses_conditions_a_rule_forbids_in_one_line(adult_model, tmp_path, monkeypatch):
+    _, adult = adult_model
+    path = tmp_path / "adult.synthvae"
+    adult.save(path)
+    # Refused before any row is made: the decoder is never run.
+    monkeypatch.setattr("synthvae.generation.Generator.matrix", lambda *a, **k: pytest.fail("rows were made"))
+    result = run_in_process("sample", 100, "-m", path, "--seed", 1, "--where", "relationship=Husband", "--where", "sex=Female")
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "relationship x sex: never" in lines[0]
 
 
 def test_found_rules_hold_in_generated_rows(adult_model):

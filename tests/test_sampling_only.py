@@ -202,3 +202,21 @@ def test_quantile_tables_are_read_back_as_a_search_would():
         table[size // 2 :][:3] = table[size // 2]  # repeated quantiles: a point mass
         np.testing.assert_allclose(_interp_even(u, table), np.interp(u, np.linspace(0, 1, size), table),
                                    rtol=1e-9, atol=1e-9)
+
+
+def test_calibration_maps_give_what_numpy_interpolation_gives_bit_for_bit():
+    import numpy as np
+
+    from synthvae.calibration import QuantileInterpolator
+
+    rng = np.random.default_rng(0)
+    tables = [np.sort(rng.standard_normal(353)), np.sort(rng.standard_t(1, 353)),  # crowded middle, far tails
+              np.array([0.0, 0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1e-300, 1.0]), np.array([-1e12, 1e12]),
+              np.array([3.0, 3.0]), np.array([5.0])]
+    for xp in tables:
+        fp = np.cumsum(rng.exponential(size=len(xp)))
+        x = np.concatenate([rng.standard_normal(20000) * 3, xp, np.nextafter(xp, np.inf), np.nextafter(xp, -np.inf),
+                            [1e300, -1e300]])
+        mapped = QuantileInterpolator(xp, fp)(x)
+        assert mapped.tobytes() == np.interp(x, xp, fp).tobytes()
+    assert np.isnan(QuantileInterpolator(tables[0], tables[0])(np.array([0.0, np.nan])))[1]

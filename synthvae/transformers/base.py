@@ -73,6 +73,11 @@ class ColumnTransformer:
         the level index of each row (an int array) for a softmax span, None for a
         continuous one. Without them a softmax span's level is its largest entry;
         with them, no one looks for it in the block again (see :func:`span_levels`).
+    inverse_levels(block, rng=None, row_offset=0, decoded=None, codes=None, levels=None) -> (positions, table)
+        Optional, for category columns: the rows ``inverse_transform`` writes, as
+        positions (an int array) in a table of values (an object array), so that what
+        follows works once per value, not once per row. ``levels`` holds the category
+        columns decoded so far in this form, by name, for one that reads another.
     get_state() -> dict; from_state(state) -> transformer
         What it learned, as JSON-able values, and a transformer made from that.
 

@@ -114,22 +114,28 @@ class CategoricalTransformer(LevelColumn):
         return out
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        positions, table = self.inverse_levels(block, rng, row_offset, decoded, codes)
+        return pd.Series(table[positions], dtype=object)
+
+    def inverse_levels(self, block, rng=None, row_offset=0, decoded=None, codes=None, levels=None):
+        """The rows :meth:`inverse_transform` writes, as positions in a table of values
+        (see :class:`~synthvae.transformers.base.ColumnTransformer`): its levels, the gap,
+        then the pooled values."""
         codes = span_levels(block, codes)
-        table = np.array(self.levels_ + [None], dtype=object)
-        rare = codes >= len(self.levels_)
-        if rare.any() and not self.pooled_:
-            # The slot of unseen values: the row's most likely known level (looked for
-            # in those rows alone).
-            codes = codes.copy()
-            codes[rare] = np.argmax(block[rare, : len(self.levels_)], axis=1)
-        values = table[np.minimum(codes, len(self.levels_))]
-        if rare.any() and self.pooled_:
-            pool = np.array(self.pooled_, dtype=object)
-            if rng is None:
-                values[rare] = pool[0]
+        n_levels = len(self.levels_)
+        table = np.array(self.levels_ + [None] + self.pooled_, dtype=object)
+        positions = np.minimum(codes, n_levels)
+        rare = codes >= n_levels
+        if rare.any():
+            if not self.pooled_:
+                # The slot of unseen values: the row's most likely known level (looked
+                # for in those rows alone).
+                positions[rare] = np.argmax(block[rare, :n_levels], axis=1)
+            elif rng is None:
+                positions[rare] = n_levels + 1
             else:
-                values[rare] = pool[rng.choice(len(pool), int(rare.sum()), p=self.pooled_weights_)]
-        return pd.Series(values, dtype=object)
+                positions[rare] = n_levels + 1 + rng.choice(len(self.pooled_), int(rare.sum()), p=self.pooled_weights_)
+        return positions, table
 
     def get_state(self):
         state = {"levels": self.levels_, "pooled": self.pooled_, "pooled_weights": self.pooled_weights_}
@@ -183,13 +189,24 @@ class DerivedTransformer(EmptyBlock, LevelColumn):
         return self
 
     def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
-        # A hash lookup over the whole column: this runs for every sampled row.
+        positions, table = self.inverse_levels(block, rng, row_offset, decoded, codes)
+        return pd.Series(table[positions], dtype=object)
+
+    def inverse_levels(self, block, rng=None, row_offset=0, decoded=None, codes=None, levels=None):
+        """The rows as positions in the table of looked-up values (the value for a
+        missing or unknown source last). A source given in ``levels`` is looked up once
+        per value of its table, not once per row."""
         present = [(a, b) for a, b in self.mapping if a is not None]
         when_missing = next((b for a, b in self.mapping if a is None), None)
         keys = pd.Index([a for a, _ in present], dtype=object)
         targets = np.array([b for _, b in present] + [when_missing], dtype=object)
-        codes = keys.get_indexer(pd.Series(decoded[self.source], dtype=object))
-        return pd.Series(targets[np.where(codes < 0, len(present), codes)], dtype=object)
+        source = (levels or {}).get(self.source)
+        if source is None:
+            found = keys.get_indexer(pd.Series(decoded[self.source], dtype=object))
+            return np.where(found < 0, len(present), found), targets
+        source_positions, source_values = source
+        found = keys.get_indexer(pd.Series(source_values, dtype=object))
+        return np.where(found < 0, len(present), found)[source_positions], targets
 
     def get_state(self):
         return {"source": self.source, "mapping": self.mapping}

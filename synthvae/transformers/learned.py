@@ -231,6 +231,31 @@ def decimals(values, limit=6):
     return limit
 
 
+# A number column lies on a grid coarser than its decimals (metered fares in half
+# dollars) when at least this share of its values sit on it.
+GRID_SHARE = 0.9
+
+
+def value_grid(values, step):
+    """The coarsest grid, a multiple of ``step`` spelled 1, 2, 2.5 or 5 times a power of
+    ten, on which at least ``GRID_SHARE`` of the numbers ``values`` lie, and the share
+    that do: ``(grid, share)``; ``(step, 1.0)`` when no coarser grid holds them."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values) or step <= 0:
+        return float(step), 1.0
+    top = np.abs(values).max()
+    candidates = [m * 10.0**e for e in range(15, -10, -1) for m in (5, 2.5, 2, 1)]
+    # Coarser than ``step`` and a whole number of its steps, so the grid is on its grid.
+    candidates = [g for g in candidates if step < g <= top and abs(g / step - round(g / step)) < 1e-9]
+    for grid in candidates:
+        scaled = values / grid
+        share = float(np.mean(np.abs(scaled - np.round(scaled)) <= 1e-6))
+        if share >= GRID_SHARE:
+            return float(grid), share
+    return float(step), 1.0
+
+
 def quantiles(values, random_state):
     """The quantile table of the numbers ``values``: up to ``QUANTILES`` values, in order.
 

@@ -279,9 +279,11 @@ class GapTransformer(ColumnTransformer):
         self.min_, self.max_ = learned.value_range(present)
         if self.datetime:
             self.step_, self.decimals_ = float(learned.time_unit(pd.Series(present))), 0
+            self.grid_, self.grid_share_ = self.step_, 1.0
         else:
             self.decimals_ = 0 if self.integer else learned.decimals(present)
             self.step_ = 10.0 ** -self.decimals_
+            self.grid_, self.grid_share_ = learned.value_grid(present, self.step_)
         self.fill_ = learned.middle(lower)
         gaps = self._gaps(series, columns)
         if not np.isnan(gaps).any() and np.all(gaps == 0):
@@ -309,9 +311,13 @@ class GapTransformer(ColumnTransformer):
         # Within the training range, unless a bound lies above it.
         values = np.minimum(values, np.fmax(self.max_, lower))
         values = np.where(bounded, values, np.maximum(values, self.min_))
+        exact = np.zeros(n, dtype=bool)
         for bound, total in zip(self.bounds, sums):
             if bound["exact"]:
-                values = np.where(np.isnan(total) | np.isnan(values), values, total)
+                exact |= ~np.isnan(total) & ~np.isnan(values)
+                values = np.where(exact, total, values)
+        if self.grid_ > self.step_:
+            values = self._onto_grid(values, sums, exact, rng)
         # Onto the column's grid, upwards where bound so that rounding keeps the bound.
         scaled = values / self.step_
         values = np.where(bounded, np.ceil(scaled - _GRID_TOLERANCE), np.round(scaled)) * self.step_
@@ -324,8 +330,32 @@ class GapTransformer(ColumnTransformer):
             return written.where(~missing, None) if written.dtype == object else written.mask(missing)
         return pd.Series(np.round(values, self.decimals_))
 
+    def _onto_grid(self, values, sums, exact, rng):
+        """The share of rows that lie on the column's coarser grid in the training rows
+        (fares in half dollars) moved to its nearest point the bounds allow, so that
+        the bound plus a gap keeps the column's spikes: a gap learned beside a tip in
+        cents would smear them. The others stay on the finer grid."""
+        grid = self.grid_
+        # The lowest grid point each bound allows (above it when strict).
+        lowest = np.full(len(values), np.nan)
+        for bound, total in zip(self.bounds, sums):
+            if bound["strict"]:
+                point = (np.floor(total / grid + _GRID_TOLERANCE) + 1) * grid
+            else:
+                point = np.ceil(total / grid - _GRID_TOLERANCE) * grid
+            lowest = np.fmax(lowest, point)
+        coarse = np.fmax(np.round(values / grid) * grid, lowest)
+        coarse = np.minimum(coarse, np.fmax(np.floor(self.max_ / grid + _GRID_TOLERANCE) * grid, lowest))
+        coarse = np.where(np.isnan(lowest), np.maximum(coarse, np.ceil(self.min_ / grid - _GRID_TOLERANCE) * grid),
+                          coarse)
+        snap = ~exact & ~np.isnan(values)
+        if rng is not None and self.grid_share_ < 1.0:
+            snap &= rng.random(len(values)) < self.grid_share_
+        return np.where(snap, coarse, values)
+
     def get_state(self):
         return {
+            "grid": self.grid_, "grid_share": self.grid_share_,
             "bounds": self.bounds, "datetime": self.datetime, "format": self.format,
             "input_formats": self.input_formats, "integer": self.integer, "nullable": self.nullable,
             "min": self.min_, "max": self.max_, "step": self.step_, "decimals": self.decimals_, "fill": self.fill_,
@@ -338,6 +368,7 @@ class GapTransformer(ColumnTransformer):
                    state["nullable"])
         self.min_, self.max_, self.step_ = state["min"], state["max"], state["step"]
         self.decimals_, self.fill_ = state["decimals"], state["fill"]
+        self.grid_, self.grid_share_ = state.get("grid", self.step_), state.get("grid_share", 1.0)
         inner = state["inner"]
         if inner is None:
             self.inner_ = None
@@ -447,32 +478,40 @@ class ExclusionTransformer(CategoricalTransformer):
             excluded[np.ix_(on_slots, own)] |= table[np.ix_(rows, self._slot_values[own])]
         return excluded
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+    def inverse_levels(self, block, rng=None, row_offset=0, decoded=None, codes=None, levels=None):
+        """The rows as positions in a table of values: the column's own table (see
+        :meth:`CategoricalTransformer.inverse_levels`), then the values a broken row may
+        be drawn again as. An other column given in ``levels`` is looked up once per
+        value of its table."""
         slots = span_levels(block, codes)
-        values = super().inverse_transform(block, rng, row_offset, decoded, codes=[slots])
-        n = len(values)
+        positions, values = super().inverse_levels(block, rng, row_offset, decoded, codes=[slots])
         # Each row's value as a position in values_: through its slot, looked up only
         # where the slot is the pooled or unseen one.
         codes = self._slot_values[slots]
         other = np.flatnonzero(codes < 0)
         if len(other):
-            codes[other] = _codes(self._values, values.to_numpy()[other])
+            codes[other] = _codes(self._values, values[positions[other]])
         codes = np.where(codes < 0, len(self._values), codes)
         # Only rows holding a value that some exclusion names can break one: the
         # other columns are looked up for those rows alone.
         rows = np.flatnonzero(self._named[codes])
         if not len(rows):
-            return values
+            return positions, values
         codes = codes[rows]
         rows_on = []
         broken = np.zeros(len(rows), dtype=bool)
         for on, on_index, table, _ in self._tables:
-            on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
+            given = (levels or {}).get(on)
+            if given is None:
+                on_codes = _codes(on_index, np.asarray(decoded[on], dtype=object)[rows])
+            else:
+                on_positions, on_values = given
+                on_codes = _codes(on_index, np.asarray(on_values, dtype=object))[on_positions[rows]]
             on_codes = np.where(on_codes < 0, len(on_index), on_codes)
             rows_on.append(on_codes)
             broken |= table[on_codes, codes]
         if not broken.any():
-            return values
+            return positions, values
         # Drawn again among the allowed values, as the training rows share them beside
         # the values the row holds (the column's own shares where those allow none).
         allowed = np.ones((int(broken.sum()), len(self._values)), dtype=bool)
@@ -491,9 +530,9 @@ class ExclusionTransformer(CategoricalTransformer):
             cumulative = np.cumsum(weights, axis=1)
             u = rng.random(len(rows)) * cumulative[:, -1]
             choice = np.minimum((cumulative <= u[:, None]).sum(axis=1), len(self._values) - 1)
-        out = values.to_numpy(dtype=object).copy()
-        out[rows[drawable]] = np.array(self.values_, dtype=object)[choice[drawable]]
-        return pd.Series(out, dtype=object)
+        positions = positions.copy()
+        positions[rows[drawable]] = len(values) + choice[drawable]
+        return positions, np.concatenate([values, np.array(self.values_, dtype=object)])
 
     def get_state(self):
         state = super().get_state()

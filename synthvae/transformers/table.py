@@ -252,7 +252,7 @@ class TableTransformer:
         ]
         return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
 
-    def inverse_transform(self, matrix, rng=None, row_offset=0, codes=None):
+    def inverse_transform(self, matrix, rng=None, row_offset=0, codes=None, categories=False):
         """Rows back from a matrix in this layout.
 
         Softmax groups may hold one-hot rows or probabilities: the largest entry wins,
@@ -262,8 +262,17 @@ class TableTransformer:
         ``row_offset`` numbers regenerated identifiers, so that chunks of one sample
         get consecutive keys. A transformer with inputs (a derived column) is decoded
         once the columns it reads are.
+
+        Category columns are decoded as positions in a table of their values (see
+        ``inverse_levels`` in :class:`~synthvae.transformers.base.ColumnTransformer`):
+        the table is put in the column's dtype, and columns looked up from it read it,
+        once per value. ``categories``: such a column comes back as a pandas
+        Categorical of the same values (where its values allow: distinct, gaps as
+        NaN or None), for a writer that formats each value once
+        (:func:`synthvae.io.renderer`); by default, as the plain column.
         """
-        decoded, specs = {}, {spec.name: spec for spec in self.schema.columns}
+        levels, specs = {}, {spec.name: spec for spec in self.schema.columns}
+        decoded = _Columns(levels)
         waiting = list(range(len(self.transformers_)))
         while waiting:
             ready = [i for i in waiting if all(name in decoded for name in self.transformers_[i].inputs)]
@@ -275,11 +284,23 @@ class TableTransformer:
                 start = spans[0].start if spans else 0
                 block = matrix[:, start : start + sum(s.width for s in spans)]
                 own = None if codes is None else [codes.get(s.start) if s.kind == "softmax" else None for s in spans]
-                values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded, codes=own)
                 name = transformer.columns[0]
-                decoded[name] = _restore_dtype(values.reset_index(drop=True), specs[name])
+                spec = specs[name]
+                if hasattr(transformer, "inverse_levels") and not spec.dtype.startswith("datetime"):
+                    positions, table = transformer.inverse_levels(block, rng, row_offset=row_offset, decoded=decoded,
+                                                                  codes=own, levels=levels)
+                    positions, values = _restored_levels(positions, table, spec)
+                    levels[name] = (positions, values)
+                else:
+                    values = transformer.inverse_transform(block, rng, row_offset=row_offset, decoded=decoded, codes=own)
+                    decoded[name] = _restore_dtype(values.reset_index(drop=True), spec)
             waiting = [i for i in waiting if i not in ready]
-        return pd.DataFrame(decoded, columns=self.schema.names)
+        if categories:
+            for name, (positions, values) in levels.items():
+                categorical = _categorical(positions, values)
+                if categorical is not None:
+                    decoded[name] = categorical
+        return pd.DataFrame({name: decoded[name] for name in self.schema.names}, columns=self.schema.names)
 
     def renumber(self, rows, row_offset):
         """``rows`` with positional columns (regenerated identifiers) written anew for rows
@@ -321,6 +342,63 @@ def _prepared(series, spec):
     if spec.kind == "boolean":
         return series.map(lambda v: plain(v) if plain(v) is None else parse_bool(v))
     return series
+
+
+def _restored_levels(positions, table, spec):
+    """A column given as ``positions`` in ``table`` (an object array), with the table cut
+    to the values the rows take and put in the column's dtype: ``(positions, values)``.
+    Taking ``values`` at ``positions`` gives what restoring the whole column gives, at
+    the cost of restoring a few values: the restored dtype depends only on which
+    values there are (a gap among whole numbers makes floats)."""
+    used = np.flatnonzero(np.bincount(positions, minlength=len(table)))
+    renumber = np.zeros(len(table), dtype=np.intp)
+    renumber[used] = np.arange(len(used))
+    return renumber[positions], _restore_dtype(pd.Series(table[used], dtype=object), spec).reset_index(drop=True)
+
+
+class _Columns(dict):
+    """Decoded columns by name; a category column decoded as positions in its values
+    (``levels``) is made whole only when asked for, as columns looked up from it read
+    the positions."""
+
+    def __init__(self, levels):
+        super().__init__()
+        self.levels = levels
+
+    def __missing__(self, name):
+        if name not in self.levels:
+            raise KeyError(name)
+        positions, values = self.levels[name]
+        column = self[name] = _taken(values, positions)
+        return column
+
+    def __contains__(self, name):
+        return super().__contains__(name) or name in self.levels
+
+
+def _taken(values, positions):
+    """``values`` (a Series) at ``positions``, as a new Series in the same dtype."""
+    if isinstance(values.dtype, np.dtype):
+        return pd.Series(values.to_numpy()[positions], dtype=values.dtype)
+    return pd.Series(values.array.take(positions))
+
+
+def _categorical(positions, values):
+    """The column ``values`` taken at ``positions`` as a pandas Categorical Series, or
+    None where a Categorical cannot say the same: values that compare equal but are
+    written apart (1 and 1.0, 0.0 and -0.0), or gaps in a dtype that has no NaN."""
+    dtype = values.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "Ofiub":
+        return None
+    missing = values.isna().to_numpy()
+    if missing.any() and dtype.kind not in "fO":
+        return None
+    kept = pd.Index(values.to_numpy()[~missing], dtype=dtype)
+    if not kept.is_unique:
+        return None
+    renumber = np.cumsum(~missing) - 1
+    renumber[missing] = -1
+    return pd.Series(pd.Categorical.from_codes(renumber[positions], dtype=pd.CategoricalDtype(kept)))
 
 
 def _restore_dtype(values, spec):
