@@ -156,7 +156,7 @@ def _check_rules(allowed, ranges, rules, text, transformer):
         if t.condition_type == "range":
             return -math.inf if t.indicator_span() is not None else t.value_range()[0]
         if t.condition_type == "levels":
-            values = [v for v in (allowed[name] if name in allowed else t.known_values())]
+            values = list(allowed[name] if name in allowed else t.known_values())
             numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
             return min(numbers) if numbers and len(numbers) == len(values) else -math.inf
         return -math.inf
