@@ -13,6 +13,9 @@ from synthvae.generation import decode_to_matrix, draw_matrix, softmax
 from synthvae.transformers import learned
 
 _IDENTITY_RANGE = 1e12
+# Rows drawn, at least, for each round of the coupled groups' correction (see
+# Calibration._fit_coupled).
+COUPLED_DRAWS = 160_000
 # The most extra rows (a share) that a rebuilt column's map may move onto their bound.
 REBUILT_ONTO_BOUND = 0.01
 
@@ -83,11 +86,18 @@ class Calibration:
             counts = learned.counts(train_matrix[:, span.start : span.stop].sum(axis=0, dtype=np.float64))
             targets[start] = counts / max(counts.sum(), 1.0) + 1e-6
         bias = self.logit_bias.astype(np.float64)
+        # Shares of one draw of the rows are noisy for a rare level (a zone among 200),
+        # and each round's correction keeps that noise: the drawn shares are averaged
+        # over enough draws of the same outputs.
+        repeats = max(1, -(-COUPLED_DRAWS // max(len(raw), 1)))
         for _ in range(rounds):
-            matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=self)
+            drawn = {start: np.zeros(span.width) for start, span in spans.items()}
+            for _ in range(repeats):
+                matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=self)
+                for start, span in spans.items():
+                    drawn[start] += matrix[:, span.start : span.stop].mean(axis=0, dtype=np.float64) / repeats
             for start, span in spans.items():
-                drawn = matrix[:, span.start : span.stop].mean(axis=0, dtype=np.float64) + 1e-6
-                bias[span.start : span.stop] += np.log(targets[start]) - np.log(drawn)
+                bias[span.start : span.stop] += np.log(targets[start]) - np.log(drawn[start] + 1e-6)
             self.logit_bias = bias.astype(np.float32)
 
     def source_range(self, j):
