@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthvae.generation import decode_to_matrix, softmax
+from synthvae.generation import decode_to_matrix, draw_matrix, softmax
 from synthvae.transformers import learned
 
 _IDENTITY_RANGE = 1e12
+# Rows drawn, at least, for each round of the coupled groups' correction (see
+# Calibration._fit_coupled).
+COUPLED_DRAWS = 160_000
+# The most extra rows (a share) that a rebuilt column's map may move onto their bound.
+REBUILT_ONTO_BOUND = 0.01
 
 
 class Calibration:
@@ -81,11 +86,18 @@ class Calibration:
             counts = learned.counts(train_matrix[:, span.start : span.stop].sum(axis=0, dtype=np.float64))
             targets[start] = counts / max(counts.sum(), 1.0) + 1e-6
         bias = self.logit_bias.astype(np.float64)
+        # Shares of one draw of the rows are noisy for a rare level (a zone among 200),
+        # and each round's correction keeps that noise: the drawn shares are averaged
+        # over enough draws of the same outputs.
+        repeats = max(1, -(-COUPLED_DRAWS // max(len(raw), 1)))
         for _ in range(rounds):
-            matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=self)
+            drawn = {start: np.zeros(span.width) for start, span in spans.items()}
+            for _ in range(repeats):
+                matrix = decode_to_matrix(raw, transformer, sigma, rng, calibration=self)
+                for start, span in spans.items():
+                    drawn[start] += matrix[:, span.start : span.stop].mean(axis=0, dtype=np.float64) / repeats
             for start, span in spans.items():
-                drawn = matrix[:, span.start : span.stop].mean(axis=0, dtype=np.float64) + 1e-6
-                bias[span.start : span.stop] += np.log(targets[start]) - np.log(drawn)
+                bias[span.start : span.stop] += np.log(targets[start]) - np.log(drawn[start] + 1e-6)
             self.logit_bias = bias.astype(np.float32)
 
     def source_range(self, j):
@@ -231,3 +243,34 @@ def _present_masks(matrix, transformer):
         else:
             masks.append(matrix[:, indicator.start] > matrix[:, indicator.start + 1])
     return masks
+
+
+def calibrate_rebuilt(raw, transformer, sigma, calibration, frame, rng, n_quantiles=257):
+    """Fit the quantile map of each column rebuilt as a bound plus a learned gap (see
+    :meth:`synthvae.transformers.TableTransformer.rebuilt_values`), from its values
+    for the prior draws ``raw`` to its values in ``frame``, the training rows; each
+    after the rebuilt columns it reads, so that it sees them mapped. The column's
+    transformer applies the map before its bounds, so every rule still holds."""
+    names = transformer.rebuilt_columns_
+    if not names:
+        return
+    matrix, codes = draw_matrix(raw, transformer, sigma, rng, calibration=calibration)
+    levels = _quantile_levels(n_quantiles, len(frame))
+    for name in names:
+        column = transformer.column_transformer(name)
+        drawn, bound = transformer.rebuilt_values(name, matrix, rng=rng, codes=codes)
+        present = ~np.isnan(drawn)
+        real = column.numbers(frame[name])
+        real = real[~np.isnan(real)]
+        if present.sum() < 10 or len(real) < 10:
+            continue
+        source, target = np.quantile(drawn[present], levels), np.quantile(learned.bounded(real), levels)
+        # A map that would move many rows onto their bound is not kept: where the gap
+        # is small beside the bound's spread (a trip's minutes after a month of
+        # pickups), a map of the column would shorten gaps rather than move values.
+        kept = present & ~np.isnan(bound)
+        if kept.any():
+            onto = np.mean(np.interp(drawn[kept], source, target) <= bound[kept]) - np.mean(drawn[kept] <= bound[kept])
+            if onto > REBUILT_ONTO_BOUND:
+                continue
+        column.calibrate(source, target)

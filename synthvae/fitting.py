@@ -46,7 +46,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock, table_
         The fitted parts by attribute name, without the estimator's trailing underscore.
     """
     from synthvae import training
-    from synthvae.calibration import Calibration
+    from synthvae.calibration import Calibration, calibrate_rebuilt
     from synthvae.distribute import is_chief, make_strategy
     from synthvae.decoder import Decoder
     from synthvae.model import build_vae, network_weights, trained_with
@@ -129,6 +129,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock, table_
             decode = Decoder(weights, len(params["hidden"]))
             raw = decode(prior.sample(int(np.clip(len(matrix), *CALIBRATION_ROWS)), rng))
             calibration = Calibration.fit(raw, transformer, sigma, matrix, rng)
+            calibrate_rebuilt(raw, transformer, sigma, calibration, sample, rng)
         else:
             calibration = Calibration.identity(transformer)
         clock.lap("calibration")

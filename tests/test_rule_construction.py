@@ -160,9 +160,47 @@ def test_gap_rebuilds_above_every_bound():
     assert np.allclose(summed, summed.round(2))
 
 
+def test_a_rebuilt_column_is_calibrated_before_its_bound_applies():
+    rng = np.random.default_rng(0)
+    n = 3000
+    part = pd.Series(rng.integers(100, 5000, n) / 100)
+    total = (part + rng.gamma(2.0, 1.5, n)).round(2)
+    gap = GapTransformer([{"parts": ["part"], "strict": True, "exact": False}]).fit(total, part)
+    assert gap.calibrated and gap.value_map_ is None
+    block = gap.transform(total, part)
+    plain = gap.inverse_transform(block, decoded={"part": part})
+    levels = np.linspace(0, 1, 33)
+    source = np.quantile(gap.drawn_values(block, decoded={"part": part})[0], levels)
+    # A map that lowers every value by 2: rows whose gap was smaller end on the bound,
+    # one cent above it (strict), never below; the others move down by the 2.
+    gap.calibrate(source, source - 2.0)
+    lowered = gap.inverse_transform(block, decoded={"part": part})
+    assert (lowered > part + 0.005).all() and np.allclose(lowered, lowered.round(2))
+    assert np.isclose(lowered, np.maximum(plain - 2.0, part + 0.01)).mean() > 0.99
+    assert (lowered < plain - 1.99).mean() > 0.5
+    # The map is part of the model file's state.
+    again = GapTransformer.from_state(json.loads(json.dumps(gap.get_state())))
+    assert again.inverse_transform(block, decoded={"part": part}).equals(lowered)
+    assert gap.calibrate(None, None).inverse_transform(block, decoded={"part": part}).equals(plain)
+
+
+def test_a_column_whose_gap_is_mostly_a_few_values_is_not_calibrated():
+    rng = np.random.default_rng(1)
+    n = 2000
+    fare = pd.Series(rng.integers(10, 80, n) / 2)
+    surcharge = rng.choice([0.8, 3.3, 3.8], n, p=[0.2, 0.5, 0.3])
+    spread = rng.random(n) < 0.1
+    surcharge[spread] = rng.integers(0, 500, spread.sum()) / 100
+    gap = GapTransformer([{"parts": ["fare"], "strict": False, "exact": False}]).fit((fare + surcharge).round(2), fare)
+    assert not gap.calibrated and 0.85 < gap.spiked_share_ < 0.95
+
+
 def test_declared_rules_hold_in_generated_rows(taxis_model):
     model, _ = taxis_model
     assert model.transformer_.rules_ == TAXIS_RULES
+    # The calibration stage fitted the map of a rebuilt column whose gap spreads out.
+    assert "fare" in model.transformer_.rebuilt_columns_
+    assert model.transformer_.column_transformer("fare").value_map_ is not None
     rows = model.sample(5000, random_state=3)
     assert broken(TAXIS_RULES, rows, model.schema_) == {}
     assert rows["dropoff"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").all()

@@ -256,6 +256,23 @@ def value_grid(values, step):
     return float(step), 1.0
 
 
+# A number held by at least this share of the rows is one of a column's frequent values.
+FREQUENT_SHARE = 0.01
+
+
+def frequent_values(values):
+    """The numbers that at least ``FREQUENT_SHARE`` of ``values`` (NaN ignored) hold, and
+    at least ``k`` rows when protected, in increasing order: the spikes of a column
+    (taxi surcharges that sum to 3.30)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return np.zeros(0)
+    numbers, counted = np.unique(values, return_counts=True)
+    keep = (counted >= FREQUENT_SHARE * len(values)) & (counted >= active().min_rows)
+    return numbers[keep]
+
+
 def quantiles(values, random_state):
     """The quantile table of the numbers ``values``: up to ``QUANTILES`` values, in order.
 

@@ -41,6 +41,9 @@ from synthvae.transformers.numeric import MissingIndicator, NumericTransformer
 
 NUMBER_KINDS = ("continuous", "integer")
 CATEGORY_KINDS = ("categorical", "boolean")
+# A rebuilt column with at least this share of its gaps on a few frequent values is
+# not calibrated (see GapTransformer.calibrated).
+SPIKED_SHARE = 0.5
 # Rounding onto a column's grid never crosses a bound by more than float noise.
 _GRID_TOLERANCE = 1e-6
 
@@ -245,6 +248,10 @@ class GapTransformer(ColumnTransformer):
     def spans(self):
         return () if self.inner_ is None else tuple(self.inner_.spans)
 
+    def numbers(self, series):
+        """The column's values as numbers (dates as seconds since the epoch), NaN where missing."""
+        return self._own(series)
+
     def _own(self, series):
         if self.datetime:
             return datetimes.to_seconds(series, self.format)
@@ -285,7 +292,10 @@ class GapTransformer(ColumnTransformer):
             self.step_ = 10.0 ** -self.decimals_
             self.grid_, self.grid_share_ = learned.value_grid(present, self.step_)
         self.fill_ = learned.middle(lower)
+        self.value_map_ = None  # see calibrate
         gaps = self._gaps(series, columns)
+        # The share of rows whose gap is one of a few frequent values (see calibrated).
+        self.spiked_share_ = float(np.isin(gaps, learned.frequent_values(gaps)).mean()) if len(gaps) else 0.0
         if not np.isnan(gaps).any() and np.all(gaps == 0):
             self.inner_ = None  # an exact sum in every row: nothing to learn
             return self
@@ -298,16 +308,55 @@ class GapTransformer(ColumnTransformer):
             return np.zeros((len(series), 0), dtype=np.float32)
         return self.inner_.transform(pd.Series(self._gaps(series, dict(zip(self.inputs, inputs)))))
 
-    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+    def _drawn(self, block, decoded, codes):
+        """Each bound's sum per row, the largest of them (NaN: no bound in the row), and
+        the column as that bound plus the decoded gap, never below the bound."""
         sums = self._sums({name: decoded[name] for name in self.inputs})
-        n = len(block)
         if self.inner_ is None:
-            gaps = np.zeros(n)
+            gaps = np.zeros(len(block))
         else:
             gaps = self.inner_.inverse_transform(block, codes=codes).to_numpy(dtype=np.float64, na_value=np.nan)
         lower = np.fmax.reduce(sums) if len(sums) > 1 else sums[0]
         bounded = ~np.isnan(lower)
         values = np.where(bounded, lower, self.fill_) + np.where(bounded, np.maximum(gaps, 0.0), gaps)
+        return sums, lower, bounded, values
+
+    def drawn_values(self, block, decoded=None, codes=None):
+        """The column as bound plus gap for decoded rows, before its value map, range
+        and grid (what :meth:`calibrate`'s map is fitted on), and each row's bound (NaN:
+        none): ``(values, bounds)``."""
+        _, lower, _, values = self._drawn(block, decoded, codes)
+        return values, lower
+
+    @property
+    def calibrated(self):
+        """Whether the column's values can be calibrated (see :meth:`calibrate`): it has a
+        gap to learn, and not mostly a few frequent gaps. Such a column (a taxi total
+        over fare, tip and tolls, whose gap is a sum of fixed surcharges) takes its
+        shape from those spikes and from its parts: a map of its values would move
+        rows off the spikes."""
+        return self.inner_ is not None and self.spiked_share_ < SPIKED_SHARE
+
+    def calibrate(self, source, target):
+        """Map the rebuilt column's values, bound plus gap, through the monotone
+        piecewise-linear map from the quantiles ``source`` (of :meth:`drawn_values` for
+        prior draws) to ``target`` (of the training values) before the bounds, range
+        and grid apply: a gap and the parts decoded together sum a little off the
+        training column (taxi fares over tip and tolls did), and the bound taken after
+        the map still holds in every row. None: no map. Returns self."""
+        if source is None:
+            self.value_map_ = None
+        else:
+            self.value_map_ = (np.asarray(source, dtype=np.float64), np.asarray(target, dtype=np.float64))
+        return self
+
+    def inverse_transform(self, block, rng=None, row_offset=0, decoded=None, codes=None):
+        sums, lower, bounded, values = self._drawn(block, decoded, codes)
+        n = len(block)
+        if self.value_map_ is not None:
+            present = ~np.isnan(values)
+            values[present] = np.interp(values[present], *self.value_map_)
+            values = np.where(bounded, np.maximum(values, lower), values)
         # Within the training range, unless a bound lies above it.
         values = np.minimum(values, np.fmax(self.max_, lower))
         values = np.where(bounded, values, np.maximum(values, self.min_))
@@ -360,6 +409,9 @@ class GapTransformer(ColumnTransformer):
             "input_formats": self.input_formats, "integer": self.integer, "nullable": self.nullable,
             "min": self.min_, "max": self.max_, "step": self.step_, "decimals": self.decimals_, "fill": self.fill_,
             "inner": None if self.inner_ is None else {"type": type(self.inner_).__name__, "state": self.inner_.get_state()},
+            "value_map": None if self.value_map_ is None else {"source": self.value_map_[0].tolist(),
+                                                               "target": self.value_map_[1].tolist()},
+            "spiked_share": self.spiked_share_,
         }
 
     @classmethod
@@ -369,6 +421,9 @@ class GapTransformer(ColumnTransformer):
         self.min_, self.max_, self.step_ = state["min"], state["max"], state["step"]
         self.decimals_, self.fill_ = state["decimals"], state["fill"]
         self.grid_, self.grid_share_ = state.get("grid", self.step_), state.get("grid_share", 1.0)
+        self.spiked_share_ = state.get("spiked_share", 0.0)
+        value_map = state.get("value_map")
+        self.calibrate(*((None, None) if value_map is None else (value_map["source"], value_map["target"])))
         inner = state["inner"]
         if inner is None:
             self.inner_ = None

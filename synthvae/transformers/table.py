@@ -216,6 +216,32 @@ class TableTransformer:
         index = next(i for i, t in enumerate(self.transformers_) if t is transformer)
         return list(self._blocks[index])
 
+    @property
+    def rebuilt_columns_(self):
+        """The columns rebuilt as a bound plus a learned gap whose sum can be
+        calibrated (see :meth:`~synthvae.transformers.ruled.GapTransformer.calibrate`),
+        each after the rebuilt columns it reads."""
+        names = [t.columns[0] for t in self.transformers_ if getattr(t, "calibrated", False)]
+        ordered = []
+        for _ in names:  # the rules were checked to form no circle: one name a round at least
+            ordered += [name for name in names if name not in ordered
+                        and not set(self._writers[name].inputs) & set(names) - set(ordered)]
+        return ordered
+
+    def rebuilt_values(self, name, matrix, rng=None, codes=None):
+        """Rebuilt column ``name`` for the rows of ``matrix`` (as :meth:`inverse_transform`
+        takes them) as its bound plus its gap, before its own map, range and grid, with
+        the columns it reads decoded as sampling decodes them; and each row's bound (NaN:
+        none): ``(values, bounds)``."""
+        transformer = self._writers[name]
+        decoded = self.inverse_transform(matrix, rng=rng, codes=codes)
+        index = self.transformers_.index(transformer)
+        spans = self._blocks[index]
+        start = spans[0].start if spans else 0
+        block = matrix[:, start : start + sum(s.width for s in spans)]
+        own = None if codes is None else [codes.get(s.start) if s.kind == "softmax" else None for s in spans]
+        return transformer.drawn_values(block, decoded={n: decoded[n] for n in transformer.inputs}, codes=own)
+
     def _substituted(self, frame):
         """``frame`` with each withheld value (and the columns looked up from it) written
         as its replacement; ``frame`` itself when nothing is withheld."""
