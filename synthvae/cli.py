@@ -296,6 +296,7 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     # products: BLAS's threads would only compete with them. Set before NumPy loads.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
+    _keep_freed_memory()
     from synthvae.errors import UsageError
     from synthvae.io import integer_columns_for_output, output_format, renderer, write_rendered
     from synthvae.sampling import Sampler
@@ -338,6 +339,27 @@ def sample(n, model_path, seed, output, argmax, shard_text, where, reject_copies
     write_rendered(parts, output if output is not None else sys.stdout, fmt, header, model.schema)
     if guard is not None:
         click.echo(guard.message(), err=True)
+
+
+def _keep_freed_memory():
+    """Have the C allocator keep the memory a chunk of rows frees for the next chunk.
+
+    Every chunk makes the same large temporaries (a few megabytes each). By default
+    glibc returns them to the system when they are freed and takes fresh pages again
+    for the next chunk: on Adult about 160,000 page faults and a tenth of the CPU time
+    for a million rows, in the kernel, where the threads making rows also wait for each
+    other. Keeping up to 256 MiB of freed memory, and serving blocks of up to 32 MiB
+    from it, cuts that to a quarter. Only this command's own process is tuned; other
+    C libraries have no such setting, and are left as they are."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    trim_threshold, mmap_threshold = -1, -3  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD in <malloc.h>
+    mallopt(trim_threshold, 256 << 20)
+    mallopt(mmap_threshold, 32 << 20)
 
 
 def _integer_columns(model):

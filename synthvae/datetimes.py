@@ -1,10 +1,11 @@
-"""Dates and times as whole seconds since the epoch, and back: the one codec that the
+"""Dates and times as seconds since the epoch, and back: the one codec that the
 transformers, the conditions and the metrics share, so a date means the same number
 everywhere.
 
 Text is parsed with the column's own format (``None``: pandas' inference, or the
-values already are datetimes). A zone-aware value counts in UTC. Seconds are floored,
-so a fraction of a second never rounds a value into the next second.
+values already are datetimes). A zone-aware value counts in UTC. Fractions of a
+second are kept to the microsecond (floored: a float64 of seconds since the epoch
+holds no finer); whole seconds stay whole numbers.
 
 A format is a ``strftime`` format with two additions, so that text is written back
 exactly as the file has it: ``%3f``, ``%6f``, ``%9f`` (a fraction of a second of that
@@ -20,7 +21,8 @@ import re
 import numpy as np
 import pandas as pd
 
-_NS_PER_SECOND = 10**9
+_NS_PER_US = 1_000
+_US_PER_SECOND = 10**6
 _FRACTION = re.compile(r"%S\.%([369])f")
 _ARROW_UNITS = {"3": ("ms", 10**3), "6": ("us", 10**6), "9": ("ns", 10**9)}
 # Directives Arrow's strftime writes as Python's does.
@@ -52,7 +54,7 @@ def to_seconds(values, format=None):
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     missing = stamps.isna().to_numpy()
     nanoseconds = stamps.astype("datetime64[ns]").astype("int64").to_numpy()
-    return np.where(missing, np.nan, (nanoseconds // _NS_PER_SECOND).astype(np.float64))
+    return np.where(missing, np.nan, (nanoseconds // _NS_PER_US) / _US_PER_SECOND)
 
 
 def value_to_seconds(value):
@@ -71,33 +73,36 @@ def value_to_seconds(value):
         raise ValueError(f"{value!r} is not a date")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return float((stamp - pd.Timestamp(0)) // pd.Timedelta(seconds=1))
+    return ((stamp - pd.Timestamp(0)) // pd.Timedelta(microseconds=1)) / _US_PER_SECOND
 
 
 def from_seconds(seconds, format=None):
-    """Whole seconds back to datetimes, or to text in ``format`` when one is given."""
-    seconds = np.asarray(seconds).astype(np.int64)
+    """Seconds back to datetimes, or to text in ``format`` when one is given (a format
+    without a fraction of a second writes the second the time falls in)."""
+    micro = np.round(np.asarray(seconds, dtype=np.float64) * _US_PER_SECOND).astype(np.int64)
     if format is None:
-        return pd.Series(pd.to_datetime(seconds, unit="s"))
+        return pd.Series(pd.to_datetime(micro, unit="us"))
     if format in _ARROW_TEXT:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = pc.cast(pa.array(seconds.astype("datetime64[s]").astype(_ARROW_TEXT[format])), pa.string())
+        whole = (micro // _US_PER_SECOND).astype("datetime64[s]")
+        text = pc.cast(pa.array(whole.astype(_ARROW_TEXT[format])), pa.string())
         return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
-    text = _arrow_text(seconds, format)
+    text = _arrow_text(micro, format)
     if text is not None:
         return text
-    stamps = pd.to_datetime(seconds, unit="s")
+    stamps = pd.to_datetime(micro, unit="us")
     if "%z" in format or "%:z" in format:
         stamps = stamps.tz_localize("UTC")
     python = re.sub(r"%[369]f", "%f", format).replace("%:z", "+00:00")
     return pd.Series(stamps.strftime(python), dtype=object)
 
 
-def _arrow_text(seconds, format):
-    """Text in ``format`` written by Arrow's strftime (many times faster than pandas),
-    or None when the format has a directive Arrow writes otherwise."""
+def _arrow_text(micro, format):
+    """Text in ``format`` of the times ``micro`` (microseconds since the epoch) written
+    by Arrow's strftime (many times faster than pandas), or None when the format has a
+    directive Arrow writes otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -106,11 +111,13 @@ def _arrow_text(seconds, format):
     if match:
         unit, scale = _ARROW_UNITS[match.group(1)]
         format = _FRACTION.sub("%S", format)  # Arrow's %S carries the unit's fraction
+    # The time in the format's unit, floored (nanoseconds: microseconds times 1,000).
+    ticks = micro * (scale // _US_PER_SECOND) if scale > _US_PER_SECOND else micro // (_US_PER_SECOND // scale)
     zoned = "%z" in format or "%:z" in format
     format = format.replace("%:z", "%Ez")
     if "%" in _ARROW_SAFE.sub("", format.replace("%Ez", "")):
         return None
-    stamps = pa.array(seconds * scale, type=pa.int64()).cast(pa.timestamp(unit, tz="UTC" if zoned else None))
+    stamps = pa.array(ticks, type=pa.int64()).cast(pa.timestamp(unit, tz="UTC" if zoned else None))
     text = pc.strftime(stamps, format).to_numpy(zero_copy_only=False)
     return pd.Series(text, dtype=object)
 

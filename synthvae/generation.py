@@ -110,12 +110,11 @@ def _draw_coupled(levels, span, couplings, drawn, exps, rng, argmax):
     levels drawn so far by group, ``exps`` each later group's exponentiated logits
     (computed once)."""
     weights = _exp_levels(levels, span, exps, keep=False)
-    plain = None
+    restricted = False
     for on, target, allowed in couplings:
         if on.start == span.start:
             later = _exp_levels(levels, target, exps, keep=True)
-            if plain is None:
-                plain = weights.copy()
+            restricted = True
             # 1 - the later group's probability of the levels each level excludes
             # (a few rows each: a matrix product here is slower than these sums).
             total = later.sum(axis=0)
@@ -123,29 +122,36 @@ def _draw_coupled(levels, span, couplings, drawn, exps, rng, argmax):
                 excluded = later[allowed[level] == 0].sum(axis=0)
                 weights[level] *= np.maximum(total - excluded, 0.0) / total
         elif target.start == span.start and on.start in drawn:
-            # Only rows whose earlier level excludes some of these lose weight (the
-            # other rows of ``allowed`` are all ones): where they are few, only they
-            # are multiplied. The factors are laid out as the weights are, a level a
-            # row, so that the product runs along contiguous memory.
-            earlier = drawn[on.start]
-            rows = np.flatnonzero((allowed == 0).any(axis=1)[earlier])
-            if len(rows):
-                if plain is None:
-                    plain = weights.copy()
-                factors = np.ascontiguousarray(allowed.T)
-                if len(rows) * 8 < len(earlier):
-                    weights[:, rows] *= factors[:, earlier[rows]]
-                else:
-                    weights *= factors[:, earlier]
+            restricted = True
+            _exclude(weights, allowed == 0, drawn[on.start])
     # No allowed level (an imposed condition, say): the decoder's own draw; the
     # column's check after decoding redraws it.
-    if plain is not None:
+    if restricted:
         empty = weights.sum(axis=0) <= 0
         if empty.any():
-            weights[:, empty] = plain[:, empty]
+            logits = levels[span.start : span.stop][:, empty]
+            weights[:, empty] = np.exp(logits - logits.max(axis=0))
     if argmax:
         return weights.argmax(axis=0)
     return draw_levels(weights, rng)
+
+
+def _exclude(weights, blocked, earlier):
+    """Zero ``weights`` (levels x rows) where the row's level of an earlier group,
+    ``earlier``, excludes the level: ``blocked`` is the earlier group's width x this
+    group's, True for an excluded pair. A pass over the rows for each level that some
+    earlier level excludes, or for each earlier level that excludes some, whichever
+    are fewer (a few in either case, against a product over every level and row)."""
+    by_level = np.flatnonzero(blocked.any(axis=0))
+    by_earlier = np.flatnonzero(blocked.any(axis=1))
+    if len(by_level) <= len(by_earlier):
+        for level in by_level:
+            weights[level, blocked[:, level][earlier]] = 0.0
+    else:
+        for value in by_earlier:
+            rows = np.flatnonzero(earlier == value)
+            if len(rows):
+                weights[np.ix_(np.flatnonzero(blocked[value]), rows)] = 0.0
 
 
 def _exp_levels(levels, span, cache, keep):

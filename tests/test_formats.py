@@ -2,6 +2,7 @@
 layout are learned, kept in the schema, and applied to sampled CSV; Parquet keeps its
 Arrow types."""
 
+import io
 import json
 import os
 import re
@@ -162,6 +163,8 @@ def _table(n=300, seed=0):
         "at": [t.strftime("%H:%M:%S.%f")[:-3] for t in quarter],
         "account": np.where(rng.random(n) < 0.1, "", (2**60 + rng.integers(0, 8, n)).astype(str)),
         "rate": [f"{x:.3e}" for x in rng.lognormal(-12, 1, n)],
+        "clocked": [t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+                    for t in start + pd.to_timedelta(rng.integers(0, 30 * 86_400_000, n), unit="ms")],
     })
 
 
@@ -176,6 +179,7 @@ PATTERNS = {
     "at": r"\d\d:(00|15|30|45):00\.\d{3}",
     "account": r"11529215046068469(7[6-9]|8[0-3])|",
     "rate": r"\d\.\d{3}e-\d\d",
+    "clocked": r"2024-01-\d\d \d\d:\d\d:\d\d\.\d{3}",
 }
 
 
@@ -210,6 +214,31 @@ def test_every_sampled_cell_matches_its_column_pattern(csv_round_trip):
         assert bad.empty, f"{name}: {bad.head().tolist()}"
     # The gaps are drawn too, as the file writes them.
     assert (cells["hours"] == "?").any() and (cells["account"] == "").any()
+
+
+def test_fractions_of_a_second_come_back(csv_round_trip):
+    """Times in whole milliseconds are drawn in milliseconds, not rounded to the second,
+    and a condition with a fraction of a second holds to the millisecond."""
+    data, model, out = csv_round_trip
+    cells = pd.read_csv(out, sep=";", dtype=str)["clocked"]
+    assert (~cells.str.endswith(".000")).mean() > 0.9
+    bound = pd.read_csv(data, sep=";", dtype=str)["clocked"].sort_values().iloc[150]
+    rows = pd.read_csv(io.StringIO(synthvae("sample", 200, "-m", model, "--seed", 2, "--where",
+                                            f"clocked>{bound}").stdout), sep=";", dtype=str)
+    assert len(rows) == 200 and (rows["clocked"] > bound).all()
+
+
+@pytest.mark.parametrize("fraction, unit", [(".%3f", 0.001), (".%6f", 1e-06), ("", 1)])
+def test_times_keep_their_fractions_of_a_second(fraction, unit):
+    from synthvae.transformers.learned import time_unit
+
+    rng = np.random.default_rng(1)
+    micro = rng.integers(-10**15, 4 * 10**15, 500)
+    micro -= micro % round(unit * 10**6)
+    text = datetimes.from_seconds(micro / 10**6, "%Y-%m-%d %H:%M:%S" + fraction)
+    seconds = datetimes.to_seconds(text, "%Y-%m-%d %H:%M:%S" + fraction)
+    np.testing.assert_array_equal(np.round(seconds * 10**6), micro)
+    assert time_unit(pd.Series(seconds)) == unit
 
 
 def test_the_file_layout_comes_back(csv_round_trip):

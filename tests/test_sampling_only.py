@@ -159,6 +159,24 @@ def test_a_draw_takes_the_first_level_whose_cumulative_weight_reaches_the_unifor
     assert len(set(codes.tolist())) > levels // 2
 
 
+@pytest.mark.parametrize("earlier_levels, levels", [(40, 3), (3, 40)])
+def test_a_tied_group_loses_exactly_the_levels_the_earlier_group_excludes(earlier_levels, levels):
+    """Either way of zeroing (by excluded level, or by excluding earlier level) gives the
+    weights times the allowed pairs."""
+    import numpy as np
+
+    from synthvae.generation import _exclude
+
+    rng = np.random.default_rng(earlier_levels)
+    blocked = rng.random((earlier_levels, levels)) < 0.2
+    earlier = rng.integers(0, earlier_levels, 5000)
+    weights = rng.exponential(size=(levels, 5000)).astype(np.float32)
+    expected = weights * (~blocked).T[:, earlier]
+    _exclude(weights, blocked, earlier)
+    np.testing.assert_array_equal(weights, expected)
+    assert (weights == 0).any() and (weights > 0).any()
+
+
 def test_the_levels_handed_over_give_the_rows_the_one_hot_rows_give(model_path):
     import numpy as np
 

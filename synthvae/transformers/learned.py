@@ -323,13 +323,17 @@ def lookup(target, source):
 
 
 def time_unit(seconds):
-    """The time grid of ``seconds`` (a Series): the largest step, in whole seconds, that
-    divides every time (86400 for dates, 900 for a 15-minute grid, 1 at worst)."""
+    """The time grid of ``seconds`` (a Series): the largest step that divides every time,
+    in seconds (86400 for dates, 900 for a 15-minute grid; 0.001 for times in whole
+    milliseconds), a whole number where it is one; found in microseconds, the finest
+    step times keep."""
     values = seconds.dropna().to_numpy(dtype=np.float64)
     if not len(values):
         return 1
-    step = int(np.gcd.reduce(np.abs(values).astype(np.int64)))
-    return step if step > 0 else 1
+    step = int(np.gcd.reduce(np.abs(np.round(values * 1e6)).astype(np.int64)))
+    if step <= 0:
+        return 1
+    return step // 10**6 if step % 10**6 == 0 else step / 10**6
 
 
 def next_number(keys, prefix="", suffix=""):

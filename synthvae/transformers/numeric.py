@@ -267,9 +267,12 @@ class DatetimeTransformer(ColumnTransformer):
 
     def fit(self, series):
         seconds = self._to_seconds(series)
-        self.numeric_ = NumericTransformer(self.encoding, integer=True, random_state=self.random_state)
+        unit = learned.time_unit(seconds)
+        # Times on a grid of whole seconds are whole numbers; others keep their fractions.
+        self.numeric_ = NumericTransformer(self.encoding, integer=float(unit).is_integer(),
+                                           random_state=self.random_state)
         self.numeric_.fit(seconds)
-        self.unit_ = learned.time_unit(seconds)
+        self.unit_ = unit
         return self
 
     def transform(self, series):

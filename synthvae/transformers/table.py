@@ -351,9 +351,11 @@ def _restored_levels(positions, table, spec):
     the cost of restoring a few values: the restored dtype depends only on which
     values there are (a gap among whole numbers makes floats)."""
     used = np.flatnonzero(np.bincount(positions, minlength=len(table)))
-    renumber = np.zeros(len(table), dtype=np.intp)
-    renumber[used] = np.arange(len(used))
-    return renumber[positions], _restore_dtype(pd.Series(table[used], dtype=object), spec).reset_index(drop=True)
+    if len(used) < len(table):
+        renumber = np.zeros(len(table), dtype=np.intp)
+        renumber[used] = np.arange(len(used))
+        positions = renumber[positions]
+    return positions, _restore_dtype(pd.Series(table[used], dtype=object), spec).reset_index(drop=True)
 
 
 class _Columns(dict):
@@ -398,7 +400,8 @@ def _categorical(positions, values):
         return None
     renumber = np.cumsum(~missing) - 1
     renumber[missing] = -1
-    return pd.Series(pd.Categorical.from_codes(renumber[positions], dtype=pd.CategoricalDtype(kept)))
+    # The codes are in range by construction: pandas need not check every row's.
+    return pd.Series(pd.Categorical.from_codes(renumber[positions], dtype=pd.CategoricalDtype(kept), validate=False))
 
 
 def _restore_dtype(values, spec):
