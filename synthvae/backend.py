@@ -57,8 +57,8 @@ def import_keras():
 
 # Packages that Keras and TensorFlow import on start-up when they are installed, for
 # features training never uses: plotting (matplotlib), notebook display (IPython) and,
-# under TensorFlow, TF Lite's JAX conversion (jax). Together about a second and a half
-# of the few seconds importing Keras takes. Both libraries import them in a
+# under TensorFlow, TF Lite's JAX conversion (jax). Together about 1.3 CPU seconds of the
+# 5 to 6 that importing Keras takes. Both libraries import them in a
 # ``try``/``except ImportError``, and these few features stay off in that process.
 UNUSED_PACKAGES = ("matplotlib", "IPython")
 UNUSED_UNDER_TENSORFLOW = ("jax",)
