@@ -94,19 +94,54 @@ class ReconstructionLoss(layers.Layer):
     def row_loss(self, x, x_hat, log_sigma=None):
         """The negative log-likelihood of each row. ``log_sigma``: the scales' logarithms
         to use instead of the layer's own (one row of them per row, say)."""
+        # One split of each matrix into the layout's pieces rather than a slice or gather
+        # per column: the gradient of each slice is a zero-filled matrix of the full
+        # width, and these were summed at the end (about 7 % of a training step on Adult).
+        cuts, roles = self._pieces(x_hat.shape[-1])
+        x_parts, x_hat_parts = ops.split(x, cuts, axis=1), ops.split(x_hat, cuts, axis=1)
         loss = 0.0
         if self.continuous:
             sigma = self.sigma() if log_sigma is None else ops.clip(ops.exp(log_sigma), 0.01, 1.0)
-            index = np.asarray(self.continuous, dtype="int32")
-            diff = ops.take(x, index, axis=1) - ops.take(x_hat, index, axis=1)
+            order = np.argsort(self.continuous, kind="stable")
+            if (order != np.arange(len(order))).any():  # the pieces come in matrix order
+                sigma = ops.take(sigma, order, axis=-1)
+            pieces = [i for i, role in enumerate(roles) if role == "continuous"]
+            diff = (_joined([x_parts[i] for i in pieces]) - _joined([x_hat_parts[i] for i in pieces]))
             loss = loss + ops.sum(0.5 * ops.square(diff / sigma) + ops.log(sigma), axis=-1)
-        for start, stop in self.softmax_spans:
-            log_p = ops.log_softmax(x_hat[:, start:stop], axis=-1)
-            loss = loss - ops.sum(x[:, start:stop] * log_p, axis=-1)
+        for i, role in enumerate(roles):
+            if role == "softmax":
+                loss = loss - ops.sum(x_parts[i] * ops.log_softmax(x_hat_parts[i], axis=-1), axis=-1)
         return loss
+
+    def _pieces(self, width):
+        """Where to split a matrix row of ``width`` columns, and what each piece is:
+        "softmax" (one span), "continuous" (a run of neighbouring continuous columns)
+        or None (columns the loss does not read)."""
+        intervals = sorted([(a, b, "softmax") for a, b in self.softmax_spans]
+                           + [(i, i + 1, "continuous") for i in self.continuous])
+        cuts, roles, position = [], [], 0
+        for start, stop, role in intervals:
+            if role == "continuous" and roles and roles[-1] == role and cuts[-1] == start:
+                cuts[-1] = stop  # the run of continuous columns goes on
+                continue
+            if start > position:
+                cuts.append(start)
+                roles.append(None)
+            cuts.append(stop)
+            roles.append(role)
+            position = stop
+        if position < width:
+            roles.append(None)
+        else:
+            cuts.pop()  # the last piece ends at the last column
+        return cuts, roles
 
     def get_config(self):
         return {**super().get_config(), "continuous": self.continuous, "softmax_spans": self.softmax_spans}
+
+
+def _joined(parts):
+    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
 
 def _mlp(x, widths, name):
