@@ -98,7 +98,7 @@ class ReconstructionLoss(layers.Layer):
         # per column: the gradient of each slice is a zero-filled matrix of the full
         # width, and these were summed at the end (about 7 % of a training step on Adult).
         cuts, roles = self._pieces(x_hat.shape[-1])
-        x_parts, x_hat_parts = ops.split(x, cuts, axis=1), ops.split(x_hat, cuts, axis=1)
+        x_parts, x_hat_parts = (ops.split(x, cuts, axis=1), ops.split(x_hat, cuts, axis=1)) if cuts else ([x], [x_hat])
         loss = 0.0
         if self.continuous:
             sigma = self.sigma() if log_sigma is None else ops.clip(ops.exp(log_sigma), 0.01, 1.0)
@@ -122,7 +122,7 @@ class ReconstructionLoss(layers.Layer):
         cuts, roles, position = [], [], 0
         for start, stop, role in intervals:
             if role == "continuous" and roles and roles[-1] == role and cuts[-1] == start:
-                cuts[-1] = stop  # the run of continuous columns goes on
+                cuts[-1] = position = stop  # the run of continuous columns goes on
                 continue
             if start > position:
                 cuts.append(start)

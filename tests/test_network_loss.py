@@ -25,6 +25,8 @@ def expected_row_loss(x, x_hat, continuous, spans, log_sigma):
     (9, [3, 1], [(4, 7)]),  # scales listed out of matrix order; columns no part reads
     (8, [], [(0, 3), (5, 8)]),  # no continuous column
     (3, [0, 1, 2], []),  # no span
+    (1, [0], []),  # one column: a single piece
+    (4, [], [(0, 4)]),
 ])
 def test_row_loss_is_each_rows_negative_log_likelihood(width, continuous, spans):
     from synthvae.backend import import_keras
@@ -42,6 +44,7 @@ def test_row_loss_is_each_rows_negative_log_likelihood(width, continuous, spans)
     for start, stop in spans:
         x[:, start:stop] = np.eye(stop - start)[rng.integers(0, stop - start, len(x))]
 
+    layer([keras.Input(shape=(width,)), keras.Input(shape=(width,))])  # traced as the network is built
     got = keras.ops.convert_to_numpy(layer.row_loss(x, x_hat))
     np.testing.assert_allclose(got, expected_row_loss(x, x_hat, continuous, spans, log_sigma), rtol=1e-5, atol=1e-4)
     if continuous:  # scales given per row, as private training passes them
