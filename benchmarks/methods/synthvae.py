@@ -8,6 +8,7 @@ LABEL = "synthvae"
 PACKAGES = ("synthvae", "numpy", "pandas", "scikit-learn", "pyarrow", "tensorflow", "keras")
 SEED = "random_state"  # the setting --seeds varies
 CACHED = False  # the code under test: fitted afresh on every run (--reuse to keep it)
+WARM_UP = "from synthvae.backend import import_keras; import_keras()"  # run once before the first fit
 
 
 def settings(quick):

@@ -9,6 +9,7 @@ PACKAGES = ("sdv", "ctgan", "rdt", "torch", "numpy", "pandas", "scikit-learn")
 CACHED = True  # ~9 minutes per Adult fit: reused until sdv, torch or the settings change
 PYTHON = "bench-out/venv/bin/python"
 TABLE = "table"
+WARM_UP = "import torch, sdv.single_table"  # run once before the first fit
 
 
 def settings(quick):
