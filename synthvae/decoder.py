@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def network_shapes(input_dim, n_continuous, latent_dim, hidden):
+def network_shapes(input_dim, n_continuous, latent_dim, hidden, encoder_hidden=None):
     """Every weight of the network :func:`synthvae.model.build_vae` builds, by name, with
     its shape, in the order the file lists them.
 
@@ -25,7 +25,10 @@ def network_shapes(input_dim, n_continuous, latent_dim, hidden):
         Continuous matrix columns (each has a learned output scale).
     latent_dim : int
     hidden : sequence of int
-        The encoder's hidden widths; the decoder mirrors them.
+        The decoder's hidden widths, from the row side (it runs them in reverse).
+    encoder_hidden : sequence of int or None
+        The encoder's hidden widths; None: the same as ``hidden`` (as in files written
+        before the two could differ).
     """
     shapes = {}
 
@@ -34,7 +37,7 @@ def network_shapes(input_dim, n_continuous, latent_dim, hidden):
         shapes[f"{name}/bias"] = (n_out,)
 
     width = input_dim
-    for i, units in enumerate(hidden):
+    for i, units in enumerate(hidden if encoder_hidden is None else encoder_hidden):
         dense(f"encoder_dense_{i}", width, units)
         width = units
     dense("z_mean", width, latent_dim)

@@ -62,8 +62,13 @@ class SynthVAE(BaseEstimator):
     latent_dim : int or None, default=None
         Size of the latent code. None: from the table's size (16 from 5,000 rows up).
     hidden : tuple of int or None, default=None
-        Widths of the encoder's hidden layers; the decoder mirrors them. None: from
+        Widths of the decoder's hidden layers, listed from the row side: the decoder
+        runs them in reverse (code → hidden[-1] → … → hidden[0] → row). None: from
         the table's size ((192, 192) from 5,000 rows up).
+    encoder_hidden : tuple of int or None, default=None
+        Widths of the encoder's hidden layers (row → encoder_hidden[0] → … → code).
+        None: from the table's size (one layer of 192). The encoder only places each
+        row in the latent space; the decoder, which makes the rows, needs the depth.
     beta : float or None, default=None
         Weight of the KL term (None: from the table's size; 0.5 from 5,000 rows up). Smaller values make a sharper autoencoder whose latent
         codes spread further from N(0, I); the mixture prior covers them either way.
@@ -163,6 +168,7 @@ class SynthVAE(BaseEstimator):
         batch_size=None,
         latent_dim=None,
         hidden=None,
+        encoder_hidden=None,
         beta=None,
         learning_rate=None,
         encoding="quantile",
@@ -181,6 +187,7 @@ class SynthVAE(BaseEstimator):
         self.batch_size = batch_size
         self.latent_dim = latent_dim
         self.hidden = hidden
+        self.encoder_hidden = encoder_hidden
         self.beta = beta
         self.learning_rate = learning_rate
         self.encoding = encoding
@@ -404,7 +411,7 @@ class SynthVAE(BaseEstimator):
 
             params = self._trained_params()
             network = rebuild_network(self.transformer_, self.weights_, params["latent_dim"], params["hidden"],
-                                      params["beta"])
+                                      params["beta"], params["encoder_hidden"])
             self._network = network
         return network
 
@@ -444,6 +451,13 @@ def _check_params(estimator):
             continue
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+    for name in ("hidden", "encoder_hidden"):
+        widths = getattr(estimator, name)
+        if widths is not None and not (
+            isinstance(widths, (tuple, list))
+            and all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 for w in widths)
+        ):
+            raise UsageError(f"{name} must be a tuple of positive whole numbers (layer widths) or None, got {widths!r}")
     rate = estimator.learning_rate
     if rate is not None and (
         not isinstance(rate, (int, float, np.number)) or isinstance(rate, bool) or not 0 < rate < float("inf")

@@ -98,6 +98,7 @@ def fit_model(params, sample, schema, n_rows, training_rows, seed, clock, table_
                 matrix.shape[1], transformer.continuous_columns_,
                 [(s.start, s.stop) for s in transformer.softmax_spans_],
                 latent_dim=params["latent_dim"], hidden=tuple(params["hidden"]), beta=params["beta"], seed=seed,
+                encoder_hidden=tuple(params["encoder_hidden"]),
             )[0]
 
         if private:

@@ -58,6 +58,8 @@ def describe_model(path):
         "rules": rules,
         "network": {
             "layout_width": meta["network"]["input_dim"],
+            "encoder": [meta["network"]["input_dim"], *meta["params"].get("encoder_hidden", meta["params"]["hidden"]),
+                        meta["params"]["latent_dim"]],
             "decoder": [meta["params"]["latent_dim"], *reversed(meta["params"]["hidden"]), meta["network"]["input_dim"]],
             "arrays": len(weights),
             "numbers": int(sum(array.size for array in weights.values())),

@@ -150,7 +150,8 @@ def _mlp(x, widths, name):
     return x
 
 
-def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 256), beta=0.01, seed=None):
+def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 256), beta=0.01, seed=None,
+              encoder_hidden=None):
     """Build the training model and its encoder and decoder.
 
     Parameters
@@ -163,10 +164,14 @@ def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 
         Matrix column ranges that form one categorical column each.
     latent_dim : int
     hidden : tuple of int
-        Widths of the encoder's hidden layers (the decoder mirrors them).
+        Widths of the decoder's hidden layers, from the row side: the decoder runs
+        them in reverse (z → hidden[-1] → … → hidden[0] → x_hat).
     beta : float
         Weight of the KL term.
     seed : int or None
+    encoder_hidden : tuple of int or None
+        Widths of the encoder's hidden layers (x → encoder_hidden[0] → … → z); None:
+        the same as ``hidden``.
 
     Returns
     -------
@@ -175,7 +180,7 @@ def build_vae(input_dim, continuous, softmax_spans, latent_dim=32, hidden=(256, 
         maps x to (mean, log_var); ``decoder`` maps z to raw outputs in the layout.
     """
     x_in = keras.Input(shape=(input_dim,), name="x")
-    h = _mlp(x_in, hidden, "encoder")
+    h = _mlp(x_in, tuple(hidden if encoder_hidden is None else encoder_hidden), "encoder")
     # The latent heads stay float32 under mixed precision: exp(log_var) overflows
     # in float16, and the KL term reads them.
     mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(h)
@@ -224,12 +229,12 @@ def set_network_weights(network, weights):
     return network
 
 
-def rebuild_network(transformer, weights, latent_dim, hidden, beta):
+def rebuild_network(transformer, weights, latent_dim, hidden, beta, encoder_hidden=None):
     """The trained network again, from its weights (as a model file holds them) and the
     parameters and layout it was built with."""
     vae = build_vae(
         transformer.width_, transformer.continuous_columns_, [(s.start, s.stop) for s in transformer.softmax_spans_],
-        latent_dim=latent_dim, hidden=tuple(hidden), beta=beta,
+        latent_dim=latent_dim, hidden=tuple(hidden), beta=beta, encoder_hidden=encoder_hidden,
     )[0]
     return set_network_weights(vae, weights)
 

@@ -113,6 +113,8 @@ def load_model(path):
     # Files written before value protection existed kept every value exactly.
     params.setdefault("value_protection", False)
     params["hidden"] = tuple(params["hidden"])
+    # Files written before the encoder had widths of its own mirrored the decoder.
+    params["encoder_hidden"] = tuple(params.get("encoder_hidden") or params["hidden"])
     # The values chosen from the table's size go to the fitted parts; the parameters
     # return to None, as the estimator that was fitted had them.
     chosen = {name: params[name] for name in meta.get("chosen", [])}
@@ -338,7 +340,8 @@ def expected_weights(meta):
     from synthvae.decoder import network_shapes
 
     network, params = meta["network"], meta["params"]
-    return network_shapes(network["input_dim"], network["continuous_columns"], params["latent_dim"], params["hidden"])
+    return network_shapes(network["input_dim"], network["continuous_columns"], params["latent_dim"], params["hidden"],
+                          params.get("encoder_hidden"))
 
 
 def _read_weights(zf, infos, meta, path):

@@ -17,7 +17,7 @@ EXAMPLE = REPO / "examples" / "adult-sample.csv.gz"
 DATA = REPO / "tests" / "data"
 
 # Small and fast: tests check behaviour, not quality.
-TINY = dict(epochs=4, batch_size=128, latent_dim=8, hidden=(32, 32), prior_components=5, verbose=False)
+TINY = dict(epochs=4, batch_size=128, latent_dim=8, hidden=(32, 32), encoder_hidden=(32,), prior_components=5, verbose=False)
 
 
 def sample_table(name):

@@ -4,6 +4,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from synthvae import SynthVAE
@@ -293,3 +294,37 @@ def test_older_format_is_refused_with_both_versions(model_path, tmp_path):
                     change=_edit_json("meta.json", _set(["format_version"], 2)), add={"model.keras": b"PK"})
     with pytest.raises(ModelFileError, match=r"model format 2\).*model format 3\): fit the model again"):
         SynthVAE.load(path)
+
+
+def test_encoder_and_decoder_widths_are_their_own_and_older_files_mirror_them(mixed_frame, tmp_path):
+    from keras import ops
+
+    from synthvae.errors import UsageError
+    from synthvae.sizing import resolve
+
+    # Left at None, the encoder takes its width from the table's size: one hidden layer,
+    # while the decoder keeps the two that ``hidden`` gives.
+    chosen = resolve(SynthVAE().get_params(), len(mixed_frame))["encoder_hidden"]
+    model = SynthVAE(epochs=2, batch_size=128, latent_dim=8, hidden=(24, 24), prior_components=5, verbose=False,
+                     random_state=0).fit(mixed_frame)
+    assert model.chosen_["encoder_hidden"] == chosen and len(chosen) == 1
+    assert [n for n in model.weights_ if n.startswith("encoder_dense_")] == ["encoder_dense_0/kernel", "encoder_dense_0/bias"]
+    assert model.weights_["encoder_dense_0/kernel"].shape[1] == chosen[0]
+    assert {"decoder_dense_0/kernel", "decoder_dense_1/kernel"} <= set(model.weights_)
+
+    # A file written before the encoder had widths of its own has no encoder_hidden:
+    # its encoder mirrored the decoder, and it loads, samples and rebuilds as one.
+    mirrored = SynthVAE(epochs=2, batch_size=128, latent_dim=8, hidden=(24, 16), encoder_hidden=(24, 16),
+                        prior_components=5, verbose=False, random_state=0).fit(mixed_frame)
+    path = tmp_path / "new.synthvae"
+    mirrored.save(path)
+    drop = _edit_json("meta.json", lambda meta: meta["params"].pop("encoder_hidden"))
+    old = SynthVAE.load(_rewrite(path, tmp_path / "old.synthvae", change=drop))
+    assert old.encoder_hidden == (24, 16)
+    pd.testing.assert_frame_equal(old.sample(50, random_state=1), mirrored.sample(50, random_state=1))
+    x = mirrored.transformer_.transform(mixed_frame.head(5))
+    np.testing.assert_array_equal(ops.convert_to_numpy(old.vae_.get_layer("encoder")(x)[0]),
+                                  ops.convert_to_numpy(mirrored.vae_.get_layer("encoder")(x)[0]))
+
+    with pytest.raises(UsageError, match="encoder_hidden must be a tuple of positive whole numbers"):
+        SynthVAE(encoder_hidden=(0,)).fit(mixed_frame)

@@ -20,7 +20,7 @@ from synthvae import SynthVAE
 from synthvae.schema import ColumnSpec, Schema
 
 CANARIES = 64
-SETTINGS = dict(epochs=40, batch_size=16, learning_rate=3e-3, latent_dim=8, hidden=(64, 64), prior_components=0,
+SETTINGS = dict(epochs=40, batch_size=16, learning_rate=3e-3, latent_dim=8, hidden=(64, 64), encoder_hidden=(64, 64), prior_components=0,
                 patience=10**6, calibrate=False, random_state=0, verbose=False)
 
 

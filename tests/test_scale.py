@@ -134,7 +134,7 @@ import keras
 from synthvae import SynthVAE
 from synthvae.io import read_table
 
-params = dict(epochs=2, batch_size=63, latent_dim=8, hidden=(32, 32), prior_components=5, verbose=False)
+params = dict(epochs=2, batch_size=63, latent_dim=8, hidden=(32, 32), encoder_hidden=(32,), prior_components=5, verbose=False)
 model = SynthVAE(random_state=0, strategy="mirrored", precision=sys.argv[2], **params)
 model.fit(read_table(sys.argv[1]))
 strategy_replicas = len(tf.config.list_logical_devices("CPU"))
@@ -271,7 +271,7 @@ def test_batch_and_learning_rate_follow_table_and_device(long_frame, monkeypatch
 
     seen = _record_training(monkeypatch)
     # The batch rule looks at the rows and the device only, so a small network will do.
-    params = dict(epochs=1, latent_dim=8, hidden=(32, 32), prior_components=0, random_state=0, verbose=False)
+    params = dict(epochs=1, latent_dim=8, hidden=(32, 32), encoder_hidden=(32,), prior_components=0, random_state=0, verbose=False)
 
     def rate(batch):
         return pytest.approx(1e-3 * (batch / MIN_BATCH_ROWS) ** 0.5)
