@@ -114,7 +114,7 @@ def load_model(path):
     params.setdefault("value_protection", False)
     params["hidden"] = tuple(params["hidden"])
     # Files written before the encoder had widths of its own mirrored the decoder.
-    params["encoder_hidden"] = tuple(params.get("encoder_hidden") or params["hidden"])
+    params["encoder_hidden"] = tuple(params.get("encoder_hidden", params["hidden"]))
     # The values chosen from the table's size go to the fitted parts; the parameters
     # return to None, as the estimator that was fitted had them.
     chosen = {name: params[name] for name in meta.get("chosen", [])}

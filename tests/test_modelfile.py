@@ -326,5 +326,12 @@ def test_encoder_and_decoder_widths_are_their_own_and_older_files_mirror_them(mi
     np.testing.assert_array_equal(ops.convert_to_numpy(old.vae_.get_layer("encoder")(x)[0]),
                                   ops.convert_to_numpy(mirrored.vae_.get_layer("encoder")(x)[0]))
 
+    # No hidden layer at all (a linear encoder) is a width list too, kept as such.
+    linear = SynthVAE(epochs=1, batch_size=128, latent_dim=8, hidden=(24,), encoder_hidden=(), prior_components=5,
+                      verbose=False, random_state=0).fit(mixed_frame)
+    linear.save(tmp_path / "linear.synthvae")
+    assert SynthVAE.load(tmp_path / "linear.synthvae").encoder_hidden == ()
+    assert not any(name.startswith("encoder_dense_") for name in linear.weights_)
+
     with pytest.raises(UsageError, match="encoder_hidden must be a tuple of positive whole numbers"):
         SynthVAE(encoder_hidden=(0,)).fit(mixed_frame)
